@@ -1,0 +1,64 @@
+# CodeSaga. `make demo` and `make test` do all set-up themselves: they create .venv/ in the repo
+# root and install what they need (llama-cpp-python is compiled from source: ~5-8 min on 2 cores).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+NPM    := $(shell command -v npm)
+APT_PACKAGES := python3-venv python3-dev build-essential cmake git
+
+.PHONY: demo test lint typecheck unit e2e vscode-test vsix bench clean system-deps
+
+# On a fresh Debian machine, venv and a C++ compiler may be missing: install them when we can.
+system-deps:
+	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || ! command -v g++ >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	  else \
+	    echo "Please install: $(APT_PACKAGES) (e.g. sudo apt-get install $(APT_PACKAGES))"; exit 1; \
+	  fi; \
+	fi
+
+$(BIN)/python: | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/codesaga demo
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check server tests
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed-test
+	$(BIN)/pytest -q tests/unit
+
+e2e: $(VENV)/.installed-test
+	$(BIN)/pytest -q tests/e2e
+
+vscode-test:
+	@if [ -n "$(NPM)" ]; then \
+	  cd editors/vscode && npm ci --no-audit --no-fund && npm run compile && npm run lint && npm test; \
+	else echo "npm not found: VS Code extension checks skipped"; fi
+
+test: lint typecheck vscode-test
+	$(BIN)/pytest -q
+
+vsix:
+	cd editors/vscode && npm ci --no-audit --no-fund && npm run package
+
+bench: $(VENV)/.installed
+	$(BIN)/codesaga bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache editors/vscode/node_modules editors/vscode/out

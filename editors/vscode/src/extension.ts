@@ -1,0 +1,587 @@
+/**
+ * VS Code / Cursor client of the CodeSaga language server.
+ *
+ * Starts `codesaga serve` (stdio) through vscode-languageclient, which gives
+ * inline completions (proposed `textDocument/inlineCompletion`), work-done
+ * progress in the status bar and server messages as notifications.  Adds the
+ * commands Restart Server, Chat, Pick Model and Show Log.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  CloseHandlerResult,
+  ErrorAction,
+  ErrorHandler,
+  ErrorHandlerResult,
+  Executable,
+  LanguageClient,
+  LanguageClientOptions,
+  ResponseError,
+  RevealOutputChannelOn,
+  State,
+} from 'vscode-languageclient/node';
+import {
+  ALL_SETTINGS,
+  LANGUAGES,
+  MODEL_CHOICES,
+  SECTION,
+  isModelPath,
+  redactServerOptions,
+  toClientSettings,
+  toServerOptions,
+} from './config';
+import {
+  DEFAULT_SERVER_PATH,
+  ResolveContext,
+  ServerCommand,
+  findExecutable,
+  formatCommandLine,
+  resolveServerCommand,
+  virtualEnvCandidates,
+} from './serverCommand';
+
+export const CHAT_METHOD = 'codesaga/chat';
+
+interface ChatParams {
+  sessionId?: string;
+  message: string;
+  textDocument?: { uri: string };
+  range?: { start: { line: number; character: number }; end: { line: number; character: number } };
+}
+
+interface ChatResult {
+  sessionId: string;
+  reply: string;
+}
+
+/** The server restarts we tolerate before giving up, within RESTART_WINDOW_MS. */
+const MAX_RESTARTS = 4;
+const RESTART_WINDOW_MS = 3 * 60 * 1000;
+const RESTART_DEBOUNCE_MS = 500;
+
+/**
+ * LanguageClient whose own "couldn't start" / "connection closed" pop-ups are
+ * kept in the log only: the extension shows its own, which name the setting
+ * to change.
+ */
+class CodeSagaLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
+    super.error(message, data, showNotification === 'force' ? false : showNotification);
+  }
+}
+
+class ServerErrorHandler implements ErrorHandler {
+  private readonly restarts: number[] = [];
+
+  constructor(
+    private readonly hasRun: () => boolean,
+    private readonly onGiveUp: () => void,
+  ) {}
+
+  error(_error: Error, _message: unknown, count: number | undefined): ErrorHandlerResult {
+    if (count !== undefined && count <= 3) {
+      return { action: ErrorAction.Continue };
+    }
+    return { action: ErrorAction.Shutdown };
+  }
+
+  closed(): CloseHandlerResult {
+    if (!this.hasRun()) {
+      // Died while starting: start() rejects and we report that there.
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const now = Date.now();
+    this.restarts.push(now);
+    while (this.restarts.length > 0 && now - this.restarts[0] > RESTART_WINDOW_MS) {
+      this.restarts.shift();
+    }
+    if (this.restarts.length > MAX_RESTARTS) {
+      this.onGiveUp();
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    return { action: CloseAction.Restart, handled: true };
+  }
+}
+
+function isExecutableFile(candidate: string): boolean {
+  try {
+    if (!fs.statSync(candidate).isFile()) {
+      return false;
+    }
+    if (process.platform !== 'win32') {
+      fs.accessSync(candidate, fs.constants.X_OK);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}
+
+class CodeSaga implements vscode.Disposable {
+  private client: CodeSagaLanguageClient | undefined;
+  private clientHasRun = false;
+  private queue: Promise<void> = Promise.resolve();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private chatSessionId: string | undefined;
+  private chatChannel: vscode.OutputChannel | undefined;
+  private readonly status: vscode.StatusBarItem;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly log: vscode.LogOutputChannel) {
+    this.status = vscode.window.createStatusBarItem('codesaga.status', vscode.StatusBarAlignment.Right, 100);
+    this.status.name = 'CodeSaga';
+    this.status.command = 'codesaga.showLog';
+    this.setStatus('stopped');
+    this.status.show();
+    this.disposables.push(this.status);
+  }
+
+  activate(context: vscode.ExtensionContext): void {
+    const register = (id: string, fn: () => unknown): void => {
+      context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+    };
+    register('codesaga.restartServer', () => this.restart());
+    register('codesaga.openChat', () => this.openChat());
+    register('codesaga.pickModel', () => this.pickModel());
+    register('codesaga.showLog', () => this.log.show());
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(SECTION)) {
+          this.log.info('CodeSaga settings changed; restarting the server.');
+          this.scheduleRestart();
+        }
+      }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.scheduleRestart()),
+    );
+    void this.restart();
+  }
+
+  // ---------------------------------------------------------------- settings
+
+  private readSettings(scope?: vscode.Uri): Record<string, unknown> {
+    const cfg = vscode.workspace.getConfiguration(SECTION, scope);
+    const flat: Record<string, unknown> = {};
+    for (const spec of ALL_SETTINGS) {
+      flat[spec.key] = cfg.get(spec.key);
+    }
+    return flat;
+  }
+
+  private resolveContext(): ResolveContext {
+    const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
+    return {
+      homeDir: os.homedir(),
+      workspaceFolder: folder?.uri.fsPath,
+      env: process.env,
+      platform: process.platform,
+    };
+  }
+
+  /** The executable to spawn, or undefined when it cannot be found. */
+  private locate(cmd: ServerCommand, configuredPath: string, ctx: ResolveContext): string | undefined {
+    const found = findExecutable(cmd.command, ctx, isExecutableFile);
+    if (found !== undefined) {
+      return found;
+    }
+    if (cmd.setting === 'codesaga.server.path' && (configuredPath.trim() || DEFAULT_SERVER_PATH) === DEFAULT_SERVER_PATH) {
+      return virtualEnvCandidates(ctx.workspaceFolder, ctx.platform).find(isExecutableFile);
+    }
+    return undefined;
+  }
+
+  // ------------------------------------------------------------- lifecycle
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(work, work).catch((error: unknown) => {
+      this.log.error(`CodeSaga: ${errorText(error)}`);
+    });
+    this.queue = next;
+    return next;
+  }
+
+  private scheduleRestart(): void {
+    if (this.restartTimer !== undefined) {
+      clearTimeout(this.restartTimer);
+    }
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.restart();
+    }, RESTART_DEBOUNCE_MS);
+  }
+
+  restart(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.stopClient();
+      await this.startClient();
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.enqueue(() => this.stopClient());
+  }
+
+  private async stopClient(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.chatSessionId = undefined;
+    if (client === undefined) {
+      return;
+    }
+    if (client.state === State.Starting) {
+      // A client can only be stopped once it runs; give the start a moment.
+      await Promise.race([client.start().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    try {
+      await client.dispose(3000);
+    } catch (error) {
+      this.log.warn(`Stopping the server: ${errorText(error)}`);
+    }
+    this.setStatus('stopped');
+  }
+
+  private async startClient(): Promise<void> {
+    const settings = this.readSettings();
+    const ctx = this.resolveContext();
+    const server = toServerOptions(settings, { homeDir: ctx.homeDir });
+    const clientSettings = toClientSettings(settings);
+    const cmd = resolveServerCommand(clientSettings.value, ctx);
+    const problems = [...server.problems, ...clientSettings.problems, ...cmd.problems];
+    for (const problem of problems) {
+      this.log.warn(problem);
+    }
+    if (problems.length > 0) {
+      const more = problems.length > 1 ? ` (and ${problems.length - 1} more, see the log)` : '';
+      void this.notify('warning', `CodeSaga: ${problems[0]}${more}`, cmd.setting);
+    }
+
+    const executable = this.locate(cmd, clientSettings.value.path, ctx);
+    if (executable === undefined) {
+      this.setStatus('error', 'server not found');
+      this.reportNotFound(cmd);
+      return;
+    }
+
+    const commandLine = formatCommandLine(executable, cmd.args);
+    this.log.info(`Starting ${commandLine}`);
+    this.log.info(`initializationOptions: ${JSON.stringify(redactServerOptions(server.value))}`);
+
+    const serverOptions: Executable = {
+      command: executable,
+      args: cmd.args,
+      options: { cwd: ctx.workspaceFolder, env: { ...process.env } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: LANGUAGES.flatMap((language) => [
+        { scheme: 'file', language },
+        { scheme: 'untitled', language },
+      ]),
+      initializationOptions: server.value,
+      synchronize: { configurationSection: SECTION },
+      outputChannel: this.log,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      errorHandler: new ServerErrorHandler(
+        () => this.clientHasRun,
+        () => this.reportGaveUp(),
+      ),
+      initializationFailedHandler: (error) => {
+        this.log.error(`Server initialization failed: ${errorText(error)}`);
+        return false;
+      },
+      middleware: {
+        workspace: {
+          // Answer workspace/configuration for "codesaga" with the same
+          // cleaned, nested object as initializationOptions.
+          configuration: async (params, token, next) => {
+            const result: unknown = await next(params, token);
+            if (!Array.isArray(result)) {
+              return result as ResponseError;
+            }
+            const answers = result as unknown[];
+            return params.items.map((item, i): unknown => {
+              if (item.section !== SECTION) {
+                return answers[i];
+              }
+              const scope = item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined;
+              return toServerOptions(this.readSettings(scope), { homeDir: ctx.homeDir }).value;
+            });
+          },
+        },
+      },
+    };
+
+    const client = new CodeSagaLanguageClient('codesaga', 'CodeSaga', serverOptions, clientOptions);
+    client.registerProposedFeatures();
+    this.client = client;
+    this.clientHasRun = false;
+    client.onDidChangeState((e) => {
+      if (this.client !== client) {
+        return;
+      }
+      if (e.newState === State.Running) {
+        this.clientHasRun = true;
+        this.setStatus('running', server.value.model);
+      } else if (e.newState === State.Starting) {
+        this.setStatus('starting');
+      } else {
+        this.setStatus('stopped');
+      }
+    });
+    this.setStatus('starting');
+    try {
+      await client.start();
+    } catch (error) {
+      if (this.client === client) {
+        this.setStatus('error', 'failed to start');
+        this.reportStartFailure(cmd, commandLine, error);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------- messages
+
+  private async notify(kind: 'error' | 'warning', message: string, setting: string, retry = false): Promise<void> {
+    const actions = ['Open Settings', 'Show Log', ...(retry ? ['Retry'] : [])];
+    const show = kind === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
+    const choice = await show(message, ...actions);
+    if (choice === 'Open Settings') {
+      await vscode.commands.executeCommand('workbench.action.openSettings', setting);
+    } else if (choice === 'Show Log') {
+      this.log.show();
+    } else if (choice === 'Retry') {
+      await this.restart();
+    }
+  }
+
+  private reportNotFound(cmd: ServerCommand): void {
+    let message: string;
+    if (cmd.setting === 'codesaga.server.pythonPath') {
+      message =
+        `CodeSaga: the Python interpreter "${cmd.command}" set in "codesaga.server.pythonPath" was not found. ` +
+        'Change that setting to a Python that has CodeSaga installed, or clear it to use "codesaga.server.path".';
+    } else if (cmd.command === DEFAULT_SERVER_PATH) {
+      message =
+        'CodeSaga: the server "codesaga" was not found on PATH. Install the CodeSaga Python package, ' +
+        'or set "codesaga.server.path" to the full path of the codesaga executable ' +
+        '(or "codesaga.server.pythonPath" to a Python that has it).';
+    } else {
+      message =
+        `CodeSaga: the server "${cmd.command}" set in "codesaga.server.path" was not found or is not executable. ` +
+        'Change "codesaga.server.path" (or set "codesaga.server.pythonPath").';
+    }
+    this.log.error(message);
+    void this.notify('error', message, cmd.setting, true);
+  }
+
+  private reportStartFailure(cmd: ServerCommand, commandLine: string, error: unknown): void {
+    const hint =
+      cmd.setting === 'codesaga.server.pythonPath'
+        ? `check that "${cmd.command} -m codesaga --help" works, or change "codesaga.server.pythonPath"`
+        : `check that "${cmd.command} --help" works, or change "codesaga.server.path"`;
+    const message = `CodeSaga: the server could not be started (${errorText(error)}). See the log; ${hint}.`;
+    this.log.error(`${commandLine}: ${errorText(error)}`);
+    void this.notify('error', message, cmd.setting, true);
+  }
+
+  private reportGaveUp(): void {
+    const message = `CodeSaga: the server stopped ${MAX_RESTARTS + 1} times in 3 minutes and will not be restarted. See the log.`;
+    this.log.error(message);
+    this.setStatus('error', 'crashed');
+    void vscode.window.showErrorMessage(message, 'Show Log', 'Restart Server').then((choice) => {
+      if (choice === 'Show Log') {
+        this.log.show();
+      } else if (choice === 'Restart Server') {
+        void this.restart();
+      }
+    });
+  }
+
+  private setStatus(state: 'starting' | 'running' | 'stopped' | 'error', detail?: string): void {
+    const icon = { starting: '$(sync~spin)', running: '$(hubot)', stopped: '$(circle-slash)', error: '$(error)' }[state];
+    this.status.text = `${icon} CodeSaga`;
+    this.status.tooltip = `CodeSaga: ${state}${detail ? ` (${detail})` : ''}. Click to show the log.`;
+    this.status.backgroundColor =
+      state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+  }
+
+  // ---------------------------------------------------------------- chat
+
+  private chatOutput(): vscode.OutputChannel {
+    this.chatChannel ??= vscode.window.createOutputChannel('CodeSaga Chat', 'markdown');
+    return this.chatChannel;
+  }
+
+  async openChat(): Promise<void> {
+    const client = this.client;
+    if (client === undefined || !client.isRunning()) {
+      const choice = await vscode.window.showWarningMessage(
+        'CodeSaga: the server is not running.',
+        'Restart Server',
+        'Show Log',
+      );
+      if (choice === 'Restart Server') {
+        await this.restart();
+      } else if (choice === 'Show Log') {
+        this.log.show();
+      }
+      return;
+    }
+    const editor = vscode.window.activeTextEditor;
+    const selection = editor && !editor.selection.isEmpty ? editor.selection : undefined;
+    const message = await vscode.window.showInputBox({
+      title: this.chatSessionId ? 'CodeSaga Chat (continuing; /new starts over)' : 'CodeSaga Chat',
+      prompt: selection ? 'Ask about the selected code' : 'Ask CodeSaga',
+      placeHolder: selection ? 'Explain this code' : 'How do I …?',
+      ignoreFocusOut: true,
+    });
+    if (message === undefined || message.trim() === '') {
+      return;
+    }
+    const out = this.chatOutput();
+    if (message.trim() === '/new' || message.trim() === '/reset') {
+      this.chatSessionId = undefined;
+      out.appendLine('\n---\n\n_New conversation._\n');
+      out.show(true);
+      return;
+    }
+
+    const params: ChatParams = { message };
+    if (this.chatSessionId !== undefined) {
+      params.sessionId = this.chatSessionId;
+    }
+    let about = '';
+    if (editor && (editor.document.uri.scheme === 'file' || editor.document.uri.scheme === 'untitled')) {
+      params.textDocument = { uri: client.code2ProtocolConverter.asUri(editor.document.uri) };
+      const name = nodePath.basename(editor.document.uri.path);
+      if (selection) {
+        params.range = client.code2ProtocolConverter.asRange(selection);
+        about = ` _(${name}, lines ${selection.start.line + 1}–${selection.end.line + 1})_`;
+      } else {
+        about = ` _(${name})_`;
+      }
+    }
+
+    out.appendLine(`### You${about}\n\n${message}\n`);
+    out.show(true);
+    try {
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'CodeSaga is thinking…', cancellable: true },
+        (_progress, token) => client.sendRequest<ChatResult>(CHAT_METHOD, params, token),
+      );
+      if (result === undefined || result === null || typeof result.reply !== 'string') {
+        throw new Error('the server sent no reply');
+      }
+      if (typeof result.sessionId === 'string' && result.sessionId !== '') {
+        this.chatSessionId = result.sessionId;
+      }
+      out.appendLine(`### CodeSaga\n\n${result.reply}\n`);
+    } catch (error) {
+      const text = errorText(error);
+      out.appendLine(`> **Error:** ${text}\n`);
+      if (!/cancel/i.test(text)) {
+        void vscode.window.showErrorMessage(`CodeSaga chat failed: ${text}`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ models
+
+  async pickModel(): Promise<void> {
+    type Item = vscode.QuickPickItem & { value?: string; browse?: boolean };
+    const cfg = vscode.workspace.getConfiguration(SECTION);
+    const current = cfg.get<string>('model', 'auto') || 'auto';
+    const items: Item[] = MODEL_CHOICES.map((m) => ({
+      label: m.name,
+      description: m.name === current ? '(current)' : undefined,
+      detail: m.description,
+      value: m.name,
+    }));
+    if (!MODEL_CHOICES.some((m) => m.name === current)) {
+      items.unshift({
+        label: isModelPath(current) ? nodePath.basename(current) : current,
+        description: '(current)',
+        detail: current,
+        value: current,
+      });
+    }
+    items.push(
+      { label: '', kind: vscode.QuickPickItemKind.Separator },
+      { label: '$(folder-opened) Browse for a .gguf file…', browse: true, alwaysShow: true },
+    );
+    const pick = await vscode.window.showQuickPick(items, {
+      title: 'CodeSaga: Pick Model',
+      placeHolder: `Current model: ${current}`,
+      matchOnDetail: true,
+    });
+    if (pick === undefined) {
+      return;
+    }
+    let value = pick.value;
+    if (pick.browse) {
+      const defaultUri = isModelPath(current) ? vscode.Uri.file(nodePath.dirname(current)) : undefined;
+      const files = await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        canSelectFiles: true,
+        canSelectFolders: false,
+        filters: { 'GGUF model': ['gguf'] },
+        openLabel: 'Use this model',
+        title: 'CodeSaga: choose a .gguf model',
+        defaultUri,
+      });
+      if (files === undefined || files.length === 0) {
+        return;
+      }
+      value = files[0].fsPath;
+    }
+    if (value === undefined || value === current) {
+      return;
+    }
+    await cfg.update('model', value, vscode.ConfigurationTarget.Global);
+    const inspected = vscode.workspace.getConfiguration(SECTION).inspect<string>('model');
+    const override = inspected?.workspaceFolderValue ?? inspected?.workspaceValue;
+    if (override !== undefined && override !== value) {
+      void vscode.window.showWarningMessage(
+        `CodeSaga: model set to "${value}" in your user settings, but this workspace sets "codesaga.model" to "${override}", which wins.`,
+      );
+    } else {
+      this.log.info(`Model set to ${value}.`);
+    }
+  }
+
+  dispose(): void {
+    if (this.restartTimer !== undefined) {
+      clearTimeout(this.restartTimer);
+    }
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+    this.chatChannel?.dispose();
+  }
+}
+
+let instance: CodeSaga | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('CodeSaga', { log: true });
+  context.subscriptions.push(log);
+  instance = new CodeSaga(log);
+  context.subscriptions.push(instance);
+  instance.activate(context);
+}
+
+export async function deactivate(): Promise<void> {
+  const current = instance;
+  instance = undefined;
+  if (current !== undefined) {
+    await current.stop();
+  }
+}

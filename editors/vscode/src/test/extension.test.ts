@@ -1,0 +1,306 @@
+/**
+ * Runs the real extension (out/extension.js with the real
+ * vscode-languageclient) against a fake `vscode` module and a fake CodeSaga
+ * server process, so the wire protocol is checked without a VS Code binary.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import Module = require('node:module');
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import * as fake from './support/fakeVscode';
+
+// Serve `require('vscode')` from the fake.
+const vscodeModule = fake.asModule(fake);
+const moduleApi = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
+const originalLoad = moduleApi._load;
+moduleApi._load = function (request: string, ...rest: unknown[]) {
+  if (request === 'vscode') {
+    return vscodeModule;
+  }
+  return originalLoad.call(this, request, ...rest);
+};
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const extension = require('../extension') as typeof import('../extension');
+
+const { state } = fake;
+const skip = process.platform === 'win32' ? 'needs a POSIX shell for the fake server wrapper' : false;
+
+let tmp: string;
+let logFile: string;
+let wrapper: string;
+let savedPath: string | undefined;
+
+interface LogEntry {
+  argv?: string[];
+  pid?: number;
+  method?: string;
+  params?: any;
+  response?: string;
+  result?: any;
+}
+
+function readLog(): LogEntry[] {
+  if (!fs.existsSync(logFile)) {
+    return [];
+  }
+  return fs
+    .readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as LogEntry);
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) {
+      return value;
+    }
+    if (Date.now() > end) {
+      const log = state.channel('CodeSaga')?.text ?? '';
+      throw new Error(
+        `timed out waiting for ${what}\n--- CodeSaga log ---\n${log}\n--- messages ---\n${JSON.stringify(state.messages, null, 1)}\n` +
+          `--- server log ---\n${JSON.stringify(readLog(), null, 1)}\n--- unknown vscode API used ---\n${[...fake.unknownAccesses].join('\n')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function context(): any {
+  return { subscriptions: [] as { dispose(): unknown }[] };
+}
+
+async function runCommand(id: string): Promise<void> {
+  const fn = state.commands.get(id);
+  assert.ok(fn, `command ${id} is registered`);
+  await fn();
+}
+
+const DEFAULTS = {
+  model: 'auto',
+  backend: 'llama',
+  gpuLayers: -1,
+  contextSize: 2048,
+  maxTokens: 64,
+  temperature: 0.2,
+  language: 'auto',
+  cacheDir: '',
+  logLevel: 'info',
+  fimFamily: 'auto',
+};
+
+describe('extension with a fake VS Code and a fake server', { skip }, () => {
+  let ctx: any;
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codesaga-ext-'));
+    wrapper = path.join(tmp, 'codesaga');
+    const server = path.join(__dirname, 'support', 'fakeServer.js');
+    fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(server)} "$@"\n`, { mode: 0o755 });
+    savedPath = process.env.PATH;
+  });
+
+  after(() => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    state.reset();
+    logFile = path.join(tmp, `log-${Date.now()}-${Math.random().toString(36).slice(2)}.jsonl`);
+    process.env.CODESAGA_FAKE_LOG = logFile;
+    process.env.PATH = `${tmp}${path.delimiter}${savedPath ?? ''}`;
+    delete process.env.CODESAGA_FAKE_MODE;
+    ctx = context();
+  });
+
+  afterEach(async () => {
+    await extension.deactivate();
+    for (const d of ctx.subscriptions as { dispose(): unknown }[]) {
+      d.dispose();
+    }
+    process.env.PATH = savedPath;
+    delete process.env.CODESAGA_FAKE_MODE;
+  });
+
+  it('starts `codesaga serve` from PATH, sends the settings and answers workspace/configuration', async () => {
+    state.settings.set('codesaga.model', 'gemma-3-270m');
+    state.settings.set('codesaga.maxTokens', 32);
+    state.settings.set('codesaga.openai.baseUrl', 'http://127.0.0.1:9/v1');
+    state.settings.set('codesaga.openai.apiKey', 'sk-secret');
+    state.settings.set('codesaga.server.extraArgs', ['--log-file', '~/cs.log']);
+    extension.activate(ctx);
+
+    const configAnswer = await waitFor('the workspace/configuration answer', () =>
+      readLog().find((e) => e.response === 'workspace/configuration'),
+    );
+    const log = readLog();
+    assert.deepEqual(log[0].argv, ['serve', '--log-file', path.join(os.homedir(), 'cs.log')]);
+
+    const expected = {
+      ...DEFAULTS,
+      model: 'gemma-3-270m',
+      maxTokens: 32,
+      openai: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-secret' },
+    };
+    const init = log.find((e) => e.method === 'initialize');
+    assert.ok(init);
+    assert.deepEqual(init.params.initializationOptions, expected);
+    assert.ok(init.params.capabilities.textDocument.inlineCompletion, 'proposed inline completion feature is on');
+    assert.deepEqual(configAnswer.result, [expected]);
+
+    const channel = state.channel('CodeSaga');
+    assert.ok(channel);
+    assert.match(channel.text, /Starting .*codesaga serve --log-file/);
+    assert.ok(!channel.text.includes('sk-secret'), 'API key is not logged');
+    for (const id of ['codesaga.restartServer', 'codesaga.openChat', 'codesaga.pickModel', 'codesaga.showLog']) {
+      assert.ok(state.commands.has(id), id);
+    }
+    // Server commands are registered by the language client.
+    await waitFor('server commands', () => state.commands.has('codesaga.acceptInlineCompletion'));
+    assert.deepEqual(state.messages, []);
+  });
+
+  it('shows inline completions from textDocument/inlineCompletion', async () => {
+    extension.activate(ctx);
+    const entry = await waitFor('an inline completion provider', () => state.inlineProviders[0]);
+    const selector = entry.selector as { language: string; scheme: string }[];
+    assert.ok(selector.some((s) => s.language === 'python' && s.scheme === 'file'));
+    assert.ok(selector.some((s) => s.language === 'cpp' && s.scheme === 'untitled'));
+
+    const file = path.join(tmp, 'a.py');
+    const doc = fake.textDocument(file, 'python', 'def f():\n    ');
+    const result = await entry.provider.provideInlineCompletionItems(
+      doc,
+      new fake.Position(1, 4),
+      { triggerKind: fake.InlineCompletionTriggerKind.Automatic, selectedCompletionInfo: undefined },
+      new fake.CancellationTokenSource().token,
+    );
+    const items = Array.isArray(result) ? result : result.items;
+    assert.equal(items.length, 1);
+    assert.equal(items[0].insertText, 'return 42');
+    assert.equal(items[0].command.command, 'codesaga.acceptInlineCompletion');
+    const req = readLog().find((e) => e.method === 'textDocument/inlineCompletion');
+    assert.ok(req);
+    assert.equal(req.params.textDocument.uri, fake.Uri.file(file).toString());
+    assert.deepEqual(req.params.position, { line: 1, character: 4 });
+  });
+
+  it('chats with codesaga/chat, keeps the session and appends Markdown', async () => {
+    extension.activate(ctx);
+    await waitFor('the server to run', () => readLog().some((e) => e.method === 'initialized'));
+    await waitFor('the client to run', () => state.commands.has('codesaga.chat'));
+    const file = path.join(tmp, 'b.py');
+    state.activeTextEditor = {
+      document: fake.textDocument(file, 'python', 'x = 1\ny = 2\n'),
+      selection: new fake.Selection(new fake.Position(0, 0), new fake.Position(1, 3)),
+    };
+    state.inputBoxAnswers = ['What does this do?', 'And then?', '/new', 'Fresh start'];
+    await runCommand('codesaga.openChat');
+    await runCommand('codesaga.openChat');
+    await runCommand('codesaga.openChat');
+    await runCommand('codesaga.openChat');
+
+    const chats = readLog().filter((e) => e.method === 'codesaga/chat');
+    assert.equal(chats.length, 3);
+    assert.deepEqual(chats[0].params, {
+      message: 'What does this do?',
+      textDocument: { uri: fake.Uri.file(file).toString() },
+      range: { start: { line: 0, character: 0 }, end: { line: 1, character: 3 } },
+    });
+    assert.equal(chats[1].params.sessionId, 'session-1');
+    assert.equal(chats[2].params.sessionId, undefined, '/new starts a new conversation');
+
+    const chat = state.channel('CodeSaga Chat');
+    assert.ok(chat);
+    assert.equal(chat.languageId, 'markdown');
+    assert.match(chat.text, /### You _\(b\.py, lines 1–2\)_\n\nWhat does this do\?/);
+    assert.match(chat.text, /### CodeSaga\n\necho: What does this do\?/);
+    assert.match(chat.text, /echo: Fresh start/);
+    assert.deepEqual(state.messages, []);
+  });
+
+  it('picks a model into the global settings and restarts the server with it', async () => {
+    extension.activate(ctx);
+    await waitFor('the first server', () => readLog().some((e) => e.method === 'initialized'));
+
+    state.quickPickAnswer = (items) => {
+      assert.deepEqual(
+        items.filter((i) => i.value).map((i) => i.label),
+        ['auto', 'gemma-3-270m', 'bllossom-8b', 'qwen2.5-coder-1.5b', 'qwen2.5-coder-7b'],
+      );
+      assert.ok(items.some((i) => i.browse));
+      return items.find((i) => i.label === 'qwen2.5-coder-1.5b');
+    };
+    await runCommand('codesaga.pickModel');
+    assert.deepEqual(state.globalUpdates, [{ key: 'codesaga.model', value: 'qwen2.5-coder-1.5b' }]);
+
+    const second = await waitFor('a second initialize', () =>
+      readLog().filter((e) => e.method === 'initialize')[1],
+    );
+    assert.equal(second.params.initializationOptions.model, 'qwen2.5-coder-1.5b');
+    const log = readLog();
+    assert.equal(log.filter((e) => e.argv).length, 2);
+    assert.ok(log.some((e) => e.method === 'shutdown'), 'the first server was shut down');
+
+    // Browse for a file.
+    state.quickPickAnswer = (items) => items.find((i) => i.browse);
+    state.openDialogAnswer = [fake.Uri.file(path.join(tmp, 'my model.gguf'))];
+    await runCommand('codesaga.pickModel');
+    assert.deepEqual(state.globalUpdates[1], { key: 'codesaga.model', value: path.join(tmp, 'my model.gguf') });
+  });
+
+  it('shuts the server down on deactivate', async () => {
+    extension.activate(ctx);
+    await waitFor('the server', () => readLog().some((e) => e.method === 'initialized'));
+    await extension.deactivate();
+    await waitFor('shutdown and exit', () => {
+      const methods = readLog().map((e) => e.method);
+      return methods.includes('shutdown') && methods.includes('exit');
+    });
+  });
+
+  it('names codesaga.server.path when codesaga is not on PATH', async () => {
+    process.env.PATH = path.join(tmp, 'nothing-here');
+    extension.activate(ctx);
+    const msg = await waitFor('an error message', () => state.messages.find((m) => m.kind === 'error'));
+    assert.match(msg.message, /"codesaga" was not found on PATH/);
+    assert.match(msg.message, /"codesaga\.server\.path"/);
+    assert.deepEqual(msg.items, ['Open Settings', 'Show Log', 'Retry']);
+    assert.deepEqual(readLog(), [], 'nothing was started');
+  });
+
+  it('names codesaga.server.path when the configured server does not exist', async () => {
+    state.settings.set('codesaga.server.path', path.join(tmp, 'missing', 'codesaga'));
+    extension.activate(ctx);
+    const msg = await waitFor('an error message', () => state.messages.find((m) => m.kind === 'error'));
+    assert.match(msg.message, /set in "codesaga\.server\.path" was not found/);
+  });
+
+  it('names codesaga.server.pythonPath when the server dies at start', async () => {
+    process.env.CODESAGA_FAKE_MODE = 'exit-at-once';
+    state.settings.set('codesaga.server.pythonPath', wrapper);
+    extension.activate(ctx);
+    const msg = await waitFor('an error message', () => state.messages.find((m) => m.kind === 'error'));
+    assert.match(msg.message, /could not be started/);
+    assert.match(msg.message, /-m codesaga --help/);
+    assert.match(msg.message, /"codesaga\.server\.pythonPath"/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(state.messages.filter((m) => m.kind === 'error').length, 1, 'one notification, not the client library one too');
+    assert.match(state.channel('CodeSaga')?.text ?? '', /No module named codesaga/);
+  });
+
+  it('warns about an invalid setting and sends the default instead', async () => {
+    state.settings.set('codesaga.backend', 'ollama');
+    extension.activate(ctx);
+    const init = await waitFor('initialize', () => readLog().find((e) => e.method === 'initialize'));
+    assert.equal(init.params.initializationOptions.backend, 'llama');
+    const msg = state.messages.find((m) => m.kind === 'warning');
+    assert.ok(msg);
+    assert.match(msg.message, /codesaga\.backend: "ollama" is not one of llama, openai/);
+  });
+});

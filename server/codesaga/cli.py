@@ -1,0 +1,224 @@
+"""The ``codesaga`` command: serve | complete | demo | doctor | models."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from codesaga import __version__
+
+log = logging.getLogger("codesaga")
+
+
+def setup_logging(level: str, log_file: str | None) -> None:
+    """Log to ``log_file`` or stderr; never to stdout (it carries the protocol in ``serve``)."""
+    handler: logging.Handler = (
+        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    log.setLevel(level.upper())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Speak LSP on stdio (or TCP). fd 1 is kept for the protocol alone: the protocol gets a
+    duplicate of it and fd 1 itself is pointed at stderr, so anything else that writes to
+    stdout (llama.cpp, a stray print) lands on stderr."""
+    from codesaga.lsp import create_server
+    from codesaga.settings import Settings
+
+    setup_logging(Settings().log_level, args.log_file)
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+        return 0
+    protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    server.start_io(sys.stdin.buffer, protocol_out)
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> object:
+    from codesaga.settings import Settings
+
+    overrides = {k: v for k, v in {"model": args.model}.items() if v}
+    return Settings(**overrides)
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    """Run the completion pipeline once on a file and print the suggestion."""
+    from lsprotocol.types import Position
+
+    from codesaga.cache import CompletionCache
+    from codesaga.documents import DocumentStore
+    from codesaga.loader import load_engine
+    from codesaga.pipeline import Completer
+    from codesaga.scheduler import Scheduler
+    from codesaga.settings import Settings
+    from codesaga.syntax.languages import grammar_name
+
+    setup_logging("warning", None)
+    settings = _settings(args)
+    assert isinstance(settings, Settings)
+    path = Path(args.file)
+    text = path.read_text(encoding="utf-8")
+    store = DocumentStore()
+    uri = path.resolve().as_uri()
+    doc = store.open(uri, grammar_name("", uri) or "plaintext", 0, text)
+    engine = load_engine(settings)
+    cache = None if args.no_cache else CompletionCache(settings.resolved_cache_dir() / "completions")
+    scheduler = Scheduler()
+    completer = Completer(
+        engine, scheduler, cache, max_tokens=settings.max_tokens, temperature=settings.temperature
+    )
+    suggestion = asyncio.run(completer.complete(doc, Position(line=args.line, character=args.character)))
+    scheduler.shutdown()
+    if args.json:
+        gen = suggestion.generation
+        print(
+            json.dumps(
+                {
+                    "suggestion": suggestion.text,
+                    "source": suggestion.source,
+                    "seconds": round(suggestion.seconds, 4),
+                    "template": engine.template.name,
+                    "prompt_tokens": gen.prompt_tokens if gen else 0,
+                    "reused_tokens": gen.reused_tokens if gen else 0,
+                    "completion_tokens": gen.completion_tokens if gen else 0,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        print(suggestion.text)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Print what this machine can do: llama-cpp-python, GPU offload, the model, its speed."""
+    import llama_cpp
+
+    from codesaga.engine import GenerationRequest
+    from codesaga.engine.llama import LlamaEngine, gpu_offload_supported
+    from codesaga.models import resolve
+    from codesaga.settings import Settings
+
+    setup_logging("warning", None)
+    settings = _settings(args)
+    assert isinstance(settings, Settings)
+    print(f"codesaga            {__version__}")
+    print(f"llama-cpp-python    {llama_cpp.__version__}")
+    print(f"GPU offload         {'supported' if gpu_offload_supported() else 'not supported (CPU build)'}")
+    path = resolve(settings.model, settings.resolved_cache_dir())
+    print(f"model               {path}")
+    print(f"model size          {path.stat().st_size / 2**20:.1f} MiB")
+    engine = LlamaEngine(
+        path, n_ctx=settings.context_size, n_gpu_layers=settings.gpu_layers,
+        n_threads=settings.threads, fim_family=settings.fim_family,
+    )
+    print(f"architecture        {engine.architecture}")
+    print(f"FIM template        {engine.template.name}")
+    print(f"layers offloaded    {engine.offloaded_layers()} (gpuLayers={settings.gpu_layers})")
+    print(f"load time           {engine.load_seconds:.2f} s")
+    gen = engine.generate(GenerationRequest(prompt="def fibonacci(n):\n", max_tokens=64, temperature=0.0))
+    started = time.perf_counter()
+    gen2 = engine.generate(
+        GenerationRequest(prompt="def fibonacci(n):\n" + gen.text, max_tokens=64, temperature=0.0)
+    )
+    elapsed = time.perf_counter() - started
+    rate = gen2.completion_tokens / elapsed if elapsed > 0 else 0.0
+    print(f"generation          {gen2.completion_tokens} tokens in {elapsed:.2f} s = {rate:.1f} tokens/s")
+    engine.close()
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """``models list`` / ``models pull NAME``."""
+    from codesaga.models import ModelError, is_available, pull, registry
+    from codesaga.settings import Settings
+
+    cache_dir = Settings().resolved_cache_dir()
+    if args.action == "pull":
+        try:
+            print(pull(args.name, cache_dir))
+        except ModelError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    for entry in registry().values():
+        state = "present" if is_available(entry, cache_dir) else "not downloaded"
+        source = f"bundled ({entry.bundled})" if entry.bundled else entry.repo
+        print(f"{entry.name:<20} {state:<15} {entry.size_mb:>6} MiB  {source}")
+        print(f"{'':<20} {entry.description}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start ``codesaga serve`` and drive it as an LSP client over the fixture files."""
+    from codesaga.demo import run_demo
+
+    return asyncio.run(run_demo([Path(f) for f in args.files]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and editor configs that check flags)."""
+    parser = argparse.ArgumentParser(prog="codesaga", description="Local AI coding assistant (LSP).")
+    parser.add_argument("--version", action="version", version=f"codesaga {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
+    serve.add_argument("--log-file", metavar="PATH", help="log here instead of stderr")
+    serve.set_defaults(func=cmd_serve)
+
+    complete = sub.add_parser("complete", help="complete once at a position and print it")
+    complete.add_argument("file")
+    complete.add_argument("--line", type=int, required=True, help="0-based line")
+    complete.add_argument("--character", type=int, required=True, help="0-based UTF-16 column")
+    complete.add_argument("--json", action="store_true", help="print JSON with timings")
+    complete.add_argument("--model", help="registry name or GGUF path (default: settings)")
+    complete.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    complete.set_defaults(func=cmd_complete)
+
+    doctor = sub.add_parser("doctor", help="check llama-cpp-python, GPU offload and the model")
+    doctor.add_argument("--model", help="registry name or GGUF path (default: settings)")
+    doctor.set_defaults(func=cmd_doctor)
+
+    models = sub.add_parser("models", help="list or download known models")
+    models.add_argument("action", choices=["list", "pull"])
+    models.add_argument("name", nargs="?")
+    models.set_defaults(func=cmd_models)
+
+    demo = sub.add_parser("demo", help="drive a real server over the fixture files")
+    demo.add_argument("files", nargs="*", help="files with <CURSOR> markers (default: fixtures)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``codesaga`` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "models" and args.action == "pull" and not args.name:
+        print("error: models pull needs a NAME", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except Exception as exc:  # a CLI error is one line, not a traceback
+        if os.environ.get("CODESAGA_DEBUG"):
+            raise
+        print(f"codesaga: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

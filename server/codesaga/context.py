@@ -1,0 +1,206 @@
+"""Completion context: what the model sees around the cursor, measured in model tokens.
+
+The prefix window ends at the cursor and starts at a line boundary; its start line is snapped
+to a multiple of :data:`SNAP_LINES` so that it stays put while the user types, which keeps the
+head of the prompt identical across keystrokes and lets llama.cpp reuse its KV cache. The
+suffix window starts at the cursor and ends at a line boundary. Imports and the headers of the
+enclosing functions/classes (from tree-sitter) are kept even when they lie outside the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lsprotocol.types import Position
+
+from codesaga.documents import Document
+from codesaga.postprocess import CursorContext, Mode, decide_mode, detect_indent_unit
+from codesaga.syntax.scopes import enclosing_scopes, import_spans
+
+SNAP_LINES = 16
+"""The prefix window starts on a line number divisible by this (KV-cache stability)."""
+RESERVED_TOKENS = 8
+"""Tokens kept free for BOS and the FIM markers."""
+MAX_LINE_CACHE = 100_000
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Token budgets (model tokens) for the parts of a completion prompt."""
+
+    prefix: int
+    suffix: int
+    context: int
+
+    @classmethod
+    def for_window(cls, n_ctx: int, max_tokens: int, uses_suffix: bool) -> Budget:
+        """Split what the context window leaves after generation: 65/20/15 % with a suffix in
+        the prompt (FIM), 85/0/15 % without (prefix-only; the suffix still feeds
+        post-processing, bounded by the same 20 % share)."""
+        total = max(64, n_ctx - max_tokens - RESERVED_TOKENS)
+        context = total * 15 // 100
+        suffix = total * 20 // 100
+        prefix = total - context - (suffix if uses_suffix else 0)
+        return cls(prefix=prefix, suffix=suffix, context=context)
+
+
+class LineTokens:
+    """Token counts of single lines, memoised by line text (lines rarely change)."""
+
+    def __init__(self, count_tokens: Callable[[str], int]) -> None:
+        self._count = count_tokens
+        self._memo: dict[str, int] = {}
+
+    def __call__(self, line: str) -> int:
+        """Tokens in ``line`` plus its newline."""
+        n = self._memo.get(line)
+        if n is None:
+            if len(self._memo) > MAX_LINE_CACHE:
+                self._memo.clear()
+            n = self._count(line + "\n")
+            self._memo[line] = n
+        return n
+
+
+@dataclass(frozen=True)
+class CompletionContext:
+    """Everything the prompt and post-processing need. All text is ``str``; offsets are str
+    indices into the document text."""
+
+    prefix: str
+    """From the window's first line start up to the cursor."""
+    suffix: str
+    """From the cursor to the end of the window's last line."""
+    context: str
+    """Code from outside the prefix window: imports, then enclosing-scope headers (outermost
+    first), each ending with a newline; empty when all of it is inside the window."""
+    cursor: CursorContext
+    mode: Mode
+    offset: int
+    """Cursor position as a str index into the document."""
+    window_start_line: int
+
+
+def build_completion_context(
+    doc: Document,
+    position: Position,
+    line_tokens: LineTokens,
+    budget: Budget,
+    max_lines: int = 12,
+) -> CompletionContext:
+    """Build the context at ``position`` (LSP, UTF-16 code units).
+
+    Raises :class:`codesaga.documents.PositionError` when the position is outside the document.
+    """
+    offset = doc.offset_at(position)
+    cursor_pos = doc.position_at(offset)  # clamped
+    line_no = cursor_pos.line
+    line = doc.line_text(line_no)
+    line_start = offset - _str_column(doc, offset, line_no)
+    line_prefix = doc.text[line_start:offset]
+    line_suffix = line[len(line_prefix) :]
+
+    start_line = _prefix_start(doc, line_no, line_tokens, budget.prefix - line_tokens(line_prefix))
+    window_start = doc.offset_at(Position(line=start_line, character=0))
+    prefix = doc.text[window_start:offset]
+
+    end_line = _suffix_end(doc, line_no, line_tokens, budget.suffix)
+    suffix = line_suffix + "".join("\n" + doc.line_text(i) for i in range(line_no + 1, end_line + 1))
+    following = suffix[len(line_suffix) + 1 :] if end_line > line_no else ""
+
+    cursor = CursorContext(
+        line_prefix=line_prefix,
+        line_suffix=line_suffix,
+        following=following,
+        previous_line=_previous_nonblank(doc, line_no),
+        indent_unit=detect_indent_unit(prefix),
+        max_lines=max_lines,
+    )
+    context = _outside_context(doc, window_start, offset, line_tokens, budget.context)
+    return CompletionContext(
+        prefix=prefix,
+        suffix=suffix,
+        context=context,
+        cursor=cursor,
+        mode=decide_mode(cursor),
+        offset=offset,
+        window_start_line=start_line,
+    )
+
+
+def _str_column(doc: Document, offset: int, line_no: int) -> int:
+    """Column of ``offset`` in str indices (the document converts from UTF-16 for us)."""
+    return offset - doc.offset_at(Position(line=line_no, character=0))
+
+
+def _prefix_start(doc: Document, line_no: int, line_tokens: LineTokens, budget: int) -> int:
+    """First line of the prefix window: as far back as ``budget`` tokens reach, then snapped
+    forward to a multiple of SNAP_LINES (never past the cursor's line)."""
+    used = 0
+    start = line_no
+    while start > 0:
+        cost = line_tokens(doc.line_text(start - 1))
+        if used + cost > budget:
+            break
+        used += cost
+        start -= 1
+    if start == 0:
+        return 0
+    snapped = -(-start // SNAP_LINES) * SNAP_LINES
+    return min(snapped, line_no)
+
+
+def _suffix_end(doc: Document, line_no: int, line_tokens: LineTokens, budget: int) -> int:
+    """Last line of the suffix window (at least the cursor's line)."""
+    used = 0
+    end = line_no
+    last = doc.line_count - 1
+    while end < last:
+        cost = line_tokens(doc.line_text(end + 1))
+        if used + cost > budget:
+            break
+        used += cost
+        end += 1
+    return end
+
+
+def _previous_nonblank(doc: Document, line_no: int) -> str:
+    for i in range(line_no - 1, max(-1, line_no - 50), -1):
+        text = doc.line_text(i)
+        if text.strip():
+            return text
+    return ""
+
+
+def _outside_context(
+    doc: Document, window_start: int, offset: int, line_tokens: LineTokens, budget: int
+) -> str:
+    """Imports and enclosing-scope headers that start before the prefix window, within budget."""
+    if doc.tree is None or doc.grammar is None or window_start == 0:
+        return ""
+    window_start_byte = doc.byte_at(window_start)
+    pieces: list[str] = []
+    used = 0
+    for span in import_spans(doc.tree, doc.grammar):
+        if span.start_byte >= window_start_byte:
+            break
+        text = span.header.rstrip("\n") + "\n"
+        cost = sum(line_tokens(part) for part in text.splitlines())
+        if used + cost > budget:
+            break
+        pieces.append(text)
+        used += cost
+    scopes = enclosing_scopes(doc.tree, doc.grammar, doc.byte_at(offset))
+    for span in reversed(scopes):  # outermost first
+        if span.start_byte >= window_start_byte:
+            continue
+        line_start = doc.offset_at(Position(line=span.start_line, character=0))
+        indent = doc.text[line_start : doc.offset_of_byte(span.start_byte)]
+        text = (indent if not indent.strip() else "") + span.header.rstrip() + "\n"
+        cost = sum(line_tokens(part) for part in text.splitlines())
+        if used + cost > budget:
+            break
+        pieces.append(text)
+        used += cost
+    return "".join(pieces)

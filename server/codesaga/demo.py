@@ -1,0 +1,182 @@
+"""``codesaga demo``: start a real ``codesaga serve`` and use it as an editor would.
+
+Opens each file (``<CURSOR>`` markers removed), asks for an inline completion at each marker,
+then types one character at the first marker twice: once the first character of the shown
+suggestion (answered by type-through) and once a different character (answered by the model,
+reusing its KV cache). Prints each suggestion with its latency as the client saw it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+from codesaga import __version__
+from codesaga.documents import DocumentStore
+from codesaga.syntax.languages import grammar_name
+
+MARKER = "<CURSOR>"
+READY_TIMEOUT_SECONDS = 600.0
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
+DEFAULT_FILES = ("inventory.py", "cart.ts")
+
+
+def strip_markers(text: str, uri: str = "file:///demo") -> tuple[str, list[types.Position]]:
+    """Remove every ``<CURSOR>`` from ``text``; return the clean text and the markers' LSP
+    positions (UTF-16 code units, as clients send them)."""
+    offsets: list[int] = []
+    pieces = text.split(MARKER)
+    clean = ""
+    for piece in pieces[:-1]:
+        clean += piece
+        offsets.append(len(clean))
+    clean += pieces[-1]
+    doc = DocumentStore().open(uri, "plaintext", 0, clean)
+    return clean, [doc.position_at(o) for o in offsets]
+
+
+class DemoClient(LanguageClient):
+    """A pygls client that answers the server's requests and reports model progress."""
+
+    def __init__(self) -> None:
+        super().__init__("codesaga-demo", __version__)
+        self.ready = asyncio.Event()
+        self.messages: list[str] = []
+
+        @self.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
+        def _create(params: types.WorkDoneProgressCreateParams) -> None:
+            return None
+
+        @self.feature(types.PROGRESS)
+        def _progress(params: types.ProgressParams) -> None:
+            value: Any = params.value
+            kind = getattr(value, "kind", None) or (value.get("kind") if isinstance(value, dict) else None)
+            message = getattr(value, "message", None) or (value.get("message") if isinstance(value, dict) else "")
+            print(f"  [progress] {kind}: {message}", flush=True)
+            if kind == "end":
+                self.ready.set()
+
+        @self.feature(types.WINDOW_SHOW_MESSAGE)
+        def _show(params: types.ShowMessageParams) -> None:
+            self.messages.append(params.message)
+            print(f"  [server] {params.message}", flush=True)
+
+        @self.feature(types.WORKSPACE_CONFIGURATION)
+        def _configuration(params: types.ConfigurationParams) -> list[Any]:
+            return [{} for _ in params.items]
+
+
+def client_capabilities() -> types.ClientCapabilities:
+    """What the demo (and the tests) announce: progress, configuration, inline completion."""
+    return types.ClientCapabilities(
+        window=types.WindowClientCapabilities(work_done_progress=True),
+        workspace=types.WorkspaceClientCapabilities(configuration=True),
+        text_document=types.TextDocumentClientCapabilities(
+            inline_completion=types.InlineCompletionClientCapabilities(),
+        ),
+    )
+
+
+async def inline(client: LanguageClient, uri: str, pos: types.Position) -> tuple[str, float]:
+    """One automatic inline-completion request; returns (first item's text, seconds)."""
+    started = time.perf_counter()
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=pos,
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        )
+    )
+    seconds = time.perf_counter() - started
+    items = result.items if isinstance(result, types.InlineCompletionList) else (result or [])
+    text = items[0].insert_text if items else ""
+    return (text if isinstance(text, str) else text.value), seconds
+
+
+def _show(label: str, text: str, seconds: float) -> None:
+    shown = text.replace("\n", "⏎") if text else "(no suggestion)"
+    print(f"  {label:<34} {seconds * 1000:8.1f} ms  │ {shown}", flush=True)
+
+
+def _type(
+    client: LanguageClient,
+    uri: str,
+    version: int,
+    pos: types.Position,
+    char: str,
+    end: types.Position | None = None,
+) -> None:
+    """Replace ``pos``..``end`` (default: insert at ``pos``) with ``char``, as a keystroke."""
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(range=types.Range(start=pos, end=end or pos), text=char)
+            ],
+        )
+    )
+
+
+async def run_demo(files: list[Path]) -> int:
+    """Drive the server over ``files`` (default: the fixture files). Returns an exit code."""
+    paths = files or [FIXTURES / name for name in DEFAULT_FILES]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"codesaga demo: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    client = DemoClient()
+    print(f"CodeSaga {__version__} demo: starting `codesaga serve` …", flush=True)
+    await client.start_io(sys.executable, "-m", "codesaga", "serve")
+    await client.initialize_async(
+        types.InitializeParams(capabilities=client_capabilities(), initialization_options={}, locale="en")
+    )
+    client.initialized(types.InitializedParams())
+    started = time.perf_counter()
+    await asyncio.wait_for(client.ready.wait(), READY_TIMEOUT_SECONDS)
+    print(f"  model ready after {time.perf_counter() - started:.2f} s", flush=True)
+    failures = 0
+    for path in paths:
+        text, positions = strip_markers(path.read_text(encoding="utf-8"))
+        uri = path.resolve().as_uri()
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id=grammar_name("", uri) or "plaintext", version=1, text=text
+                )
+            )
+        )
+        print(f"\n{path.name} ({len(text.splitlines())} lines, {len(positions)} markers)", flush=True)
+        if not positions:
+            continue
+        pos = positions[0]
+        first, seconds = await inline(client, uri, pos)
+        _show(f"line {pos.line + 1}:{pos.character + 1} (cold)", first, seconds)
+        failures += not first
+        typed = first[:1] or " "
+        _type(client, uri, 2, pos, typed)
+        after = types.Position(line=pos.line, character=pos.character + len(typed.encode("utf-16-le")) // 2)
+        suggestion, seconds = await inline(client, uri, after)
+        _show(f"typed {typed!r} (type-through)", suggestion, seconds)
+        other = "x" if typed != "x" else "y"
+        _type(client, uri, 3, pos, other, end=after)
+        after = types.Position(line=pos.line, character=pos.character + 1)
+        suggestion, seconds = await inline(client, uri, after)
+        _show(f"typed {other!r} instead (warm model)", suggestion, seconds)
+        suggestion, seconds = await inline(client, uri, after)
+        _show("same request again (cache)", suggestion, seconds)
+        _type(client, uri, 4, pos, "", end=after)  # back to the original text
+        for pos in positions[1:]:
+            suggestion, seconds = await inline(client, uri, pos)
+            _show(f"line {pos.line + 1}:{pos.character + 1}", suggestion, seconds)
+            failures += not suggestion
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    print(f"\ndone: {failures} marker(s) without a suggestion", flush=True)
+    return 0

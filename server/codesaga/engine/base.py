@@ -1,0 +1,74 @@
+"""The Engine protocol every backend implements, and the value types it exchanges."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from codesaga.prompts import FimTemplate
+
+
+class EngineError(Exception):
+    """The engine could not load or generate; the message is meant for the user."""
+
+
+@dataclass
+class GenerationRequest:
+    """One generation.
+
+    ``max_tokens`` and the counts in :class:`Generation` are model tokens. ``cancel`` is set by
+    the scheduler when the request is cancelled or superseded; the engine checks it before every
+    token. ``should_stop(text_so_far)`` lets post-processing end a stream early.
+    """
+
+    prompt: str
+    max_tokens: int
+    temperature: float = 0.2
+    stop: list[str] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    should_stop: Callable[[str], bool] | None = None
+
+
+@dataclass
+class Generation:
+    """The outcome of a generation. Times are seconds."""
+
+    text: str
+    prompt_tokens: int
+    reused_tokens: int
+    completion_tokens: int
+    seconds: float
+    cancelled: bool = False
+
+    @property
+    def evaluated_tokens(self) -> int:
+        """Prompt tokens the engine had to evaluate (not reused from its KV cache)."""
+        return self.prompt_tokens - self.reused_tokens
+
+
+class Engine(Protocol):
+    """A loaded model. ``generate`` blocks; callers run it in a worker thread, one at a time."""
+
+    model_id: str
+    """Stable identity of the model (file name and size), part of every cache key."""
+    template: FimTemplate
+    """The FIM family's template for this model."""
+    n_ctx: int
+    """Context window in tokens."""
+
+    def count_tokens(self, text: str) -> int:
+        """Number of model tokens in ``text`` (no BOS)."""
+        ...
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        """Run one generation; returns early (``cancelled=True``) once ``request.cancel`` is set.
+
+        Raises EngineError when the prompt does not fit the context window.
+        """
+        ...
+
+    def close(self) -> None:
+        """Free the model."""
+        ...

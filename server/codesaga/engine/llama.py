@@ -1,0 +1,154 @@
+"""In-process inference with llama-cpp-python.
+
+The FIM prompt is built by :mod:`codesaga.prompts` from the model's own FIM tokens and passed
+as token ids tokenized with special tokens enabled; llama-cpp-python's ``suffix=`` infill is
+never used (it wraps the prompt with token id 0 instead of the model's FIM tokens).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from codesaga.engine.base import EngineError, Generation, GenerationRequest
+from codesaga.prompts import FimTemplate, detect_family
+
+log = logging.getLogger(__name__)
+
+
+def gpu_offload_supported() -> bool:
+    """True when this llama-cpp-python build can offload layers to a GPU."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+class LlamaEngine:
+    """A GGUF model loaded in this process. Not thread-safe: one generation at a time.
+
+    Raises EngineError from the constructor when the file cannot be loaded (corrupt, truncated
+    or an unsupported architecture).
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int = 2048,
+        n_gpu_layers: int = -1,
+        n_threads: int = 0,
+        fim_family: str = "auto",
+    ) -> None:
+        import llama_cpp
+
+        threads = n_threads or os.cpu_count() or 1
+        started = time.perf_counter()
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_batch=512,
+                n_gpu_layers=n_gpu_layers if gpu_offload_supported() else 0,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise EngineError(f"could not load {model_path.name}: {exc}") from exc
+        self.load_seconds = time.perf_counter() - started
+        self.model_path = model_path
+        self.model_id = f"{model_path.name}:{model_path.stat().st_size}"
+        self.n_ctx = n_ctx
+        self.n_gpu_layers = n_gpu_layers
+        self.metadata: dict[str, Any] = dict(self.llm.metadata)
+        self.architecture = str(self.metadata.get("general.architecture", ""))
+        self.template: FimTemplate = detect_family(
+            self._is_single_token, self.architecture, fim_family
+        )
+        log.info(
+            "model %s loaded in %.2f s (architecture %s, FIM family %s)",
+            model_path.name,
+            self.load_seconds,
+            self.architecture,
+            self.template.name,
+        )
+
+    def _is_single_token(self, text: str) -> bool:
+        ids = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        return len(ids) == 1
+
+    def offloaded_layers(self) -> int:
+        """Layers actually placed on the GPU (0 on a CPU-only build)."""
+        if not gpu_offload_supported():
+            return 0
+        n_layer = int(self.metadata.get(f"{self.architecture}.block_count", 0))
+        return n_layer if self.n_gpu_layers < 0 else min(self.n_gpu_layers, n_layer)
+
+    def tokenize(self, text: str, *, bos: bool = False) -> list[int]:
+        """Token ids of ``text`` with special tokens (FIM markers) recognised."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        """Number of model tokens in ``text`` (no BOS)."""
+        if not text:
+            return 0
+        return len(self.tokenize(text))
+
+    def cached_prefix(self, tokens: list[int]) -> int:
+        """How many leading ``tokens`` are already in the KV cache (llama.cpp reuses them)."""
+        held = self.llm._input_ids[: self.llm.n_tokens].tolist()
+        return int(self.llm.longest_token_prefix(held, tokens))
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        """Stream a completion of ``request.prompt``; see :class:`codesaga.engine.Engine`."""
+        import llama_cpp
+
+        started = time.perf_counter()
+        tokens = self.tokenize(request.prompt, bos=True)
+        if len(tokens) + 1 >= self.n_ctx:
+            raise EngineError(
+                f"prompt of {len(tokens)} tokens does not fit the context window ({self.n_ctx})"
+            )
+        reused = self.cached_prefix(tokens)
+        if request.cancel.is_set():
+            return Generation("", len(tokens), 0, 0, time.perf_counter() - started, True)
+
+        def stop_now(_ids: Any, _logits: Any) -> bool:
+            return request.cancel.is_set()
+
+        text = ""
+        n_out = 0
+        stream = self.llm.create_completion(
+            prompt=tokens,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_k=40,
+            top_p=0.95,
+            repeat_penalty=1.0,
+            stop=list(request.stop) or None,
+            stopping_criteria=llama_cpp.StoppingCriteriaList([stop_now]),
+            stream=True,
+        )
+        for chunk in stream:
+            text += chunk["choices"][0]["text"]
+            n_out += 1
+            if request.cancel.is_set():
+                break
+            if request.should_stop is not None and request.should_stop(text):
+                break
+        stream.close()  # type: ignore[attr-defined]
+        return Generation(
+            text=text,
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            completion_tokens=n_out,
+            seconds=time.perf_counter() - started,
+            cancelled=request.cancel.is_set(),
+        )
+
+    def close(self) -> None:
+        """Free the model and its context."""
+        self.llm.close()

@@ -1,0 +1,14 @@
+"""The protocol surface: a CodeSagaServer with every handler attached."""
+
+from __future__ import annotations
+
+from codesaga.lsp import completion, lifecycle
+from codesaga.lsp.server import CodeSagaServer
+
+
+def create_server() -> CodeSagaServer:
+    """A new server with all features registered (not yet started)."""
+    server = CodeSagaServer()
+    lifecycle.register(server)
+    completion.register(server)
+    return server

@@ -1,0 +1,109 @@
+"""``textDocument/inlineCompletion`` and the ``textDocument/completion`` fallback."""
+
+from __future__ import annotations
+
+import re
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from codesaga.documents import Document, PositionError
+from codesaga.engine import EngineError
+from codesaga.lsp.server import CodeSagaServer, JsonRpcRequestFailed
+from codesaga.pipeline import Suggestion
+from codesaga.scheduler import Superseded
+
+ACCEPT_COMMAND = "codesaga.acceptInlineCompletion"
+"""Command attached to every item; the client runs it when the user accepts a suggestion."""
+_WORD_TAIL = re.compile(r"[\w$]+$")
+
+
+async def suggest(
+    server: CodeSagaServer, uri: str, position: types.Position
+) -> tuple[Document, Suggestion]:
+    """Get the document, ask the completer, map failures to JSON-RPC errors."""
+    doc = server.document(uri)
+    completer = await server.ready_completer()
+    try:
+        return doc, await completer.complete(doc, position)
+    except PositionError as exc:
+        raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
+    except Superseded:
+        raise server.cancelled() from None
+    except EngineError as exc:
+        raise JsonRpcRequestFailed(f"CodeSaga: {exc}") from exc
+
+
+def register(server: CodeSagaServer) -> None:
+    """Attach the completion handlers to ``server``."""
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: CodeSagaServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList:
+        doc, suggestion = await suggest(ls, params.text_document.uri, params.position)
+        if not suggestion.text:
+            return types.InlineCompletionList(items=[])
+        here = doc.position_at(suggestion.offset)
+        item = types.InlineCompletionItem(
+            insert_text=suggestion.text,
+            range=types.Range(start=here, end=here),
+            command=types.Command(
+                title="CodeSaga: suggestion accepted",
+                command=ACCEPT_COMMAND,
+                arguments=[suggestion.source, len(suggestion.text)],
+            ),
+        )
+        return types.InlineCompletionList(items=[item])
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=[".", "(", " "], resolve_provider=False),
+    )
+    async def completion(
+        ls: CodeSagaServer, params: types.CompletionParams
+    ) -> types.CompletionList:
+        doc, suggestion = await suggest(ls, params.text_document.uri, params.position)
+        return types.CompletionList(is_incomplete=True, items=fallback_items(doc, suggestion))
+
+    @server.command(ACCEPT_COMMAND)
+    def accepted(ls: CodeSagaServer, *args: object) -> None:
+        ls.stats.count("accepted")
+
+
+def fallback_items(doc: Document, suggestion: Suggestion) -> list[types.CompletionItem]:
+    """One completion item holding the suggestion, for clients without inline completion.
+
+    Its edit starts at the beginning of the word under the cursor so that the client's own
+    filtering (which matches the typed word against ``filterText``) keeps the item visible.
+    """
+    if not suggestion.text:
+        return []
+    end = doc.position_at(suggestion.offset)
+    line_start = doc.offset_at(types.Position(line=end.line, character=0))
+    word_match = _WORD_TAIL.search(doc.text[line_start : suggestion.offset])
+    word = word_match.group(0) if word_match else ""
+    start = doc.position_at(suggestion.offset - len(word))
+    new_text = word + suggestion.text
+    first_line = new_text.splitlines()[0] if new_text.strip() else new_text
+    label = first_line.strip()[:60] or "CodeSaga suggestion"
+    return [
+        types.CompletionItem(
+            label=label,
+            kind=types.CompletionItemKind.Snippet,
+            detail="CodeSaga",
+            documentation=types.MarkupContent(
+                kind=types.MarkupKind.Markdown, value=f"```\n{new_text}\n```"
+            ),
+            filter_text=new_text,
+            sort_text="0",
+            preselect=True,
+            insert_text_format=types.InsertTextFormat.PlainText,
+            text_edit=types.TextEdit(range=types.Range(start=start, end=end), new_text=new_text),
+            command=types.Command(
+                title="CodeSaga: suggestion accepted",
+                command=ACCEPT_COMMAND,
+                arguments=[suggestion.source, len(suggestion.text)],
+            ),
+        )
+    ]

@@ -1,0 +1,62 @@
+"""Lifecycle and text synchronisation: initialize, initialized, configuration, didOpen/Change/Close."""
+
+from __future__ import annotations
+
+import logging
+
+from lsprotocol import types
+
+from codesaga.documents import DocumentError
+from codesaga.lsp.server import CodeSagaServer
+
+log = logging.getLogger(__name__)
+
+
+def register(server: CodeSagaServer) -> None:
+    """Attach lifecycle and document-sync handlers to ``server``."""
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: CodeSagaServer, params: types.InitializeParams) -> None:
+        ls.locale = params.locale
+        ls.store.encoding = str(ls.workspace.position_encoding or "utf-16")
+        options = params.initialization_options
+        ls.apply_settings(options if isinstance(options, dict) else {})
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: CodeSagaServer, params: types.InitializedParams) -> None:
+        await ls.pull_configuration()
+        ls.start_model_load()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: CodeSagaServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        caps = ls.client_capabilities.workspace
+        if caps is not None and caps.configuration:
+            await ls.pull_configuration()
+        elif isinstance(params.settings, dict) and isinstance(params.settings.get("codesaga"), dict):
+            ls.apply_settings(params.settings["codesaga"])
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: CodeSagaServer, params: types.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        ls.store.open(doc.uri, doc.language_id, doc.version, doc.text)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: CodeSagaServer, params: types.DidChangeTextDocumentParams) -> None:
+        try:
+            ls.store.change(params.text_document.uri, params.text_document.version, params.content_changes)
+        except DocumentError as exc:
+            ls.show(f"CodeSaga: change ignored: {exc}", error=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: CodeSagaServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.store.close(params.text_document.uri)
+        if ls.completer is not None:
+            ls.completer.type_through.forget(params.text_document.uri)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: CodeSagaServer, params: None) -> None:
+        ls.scheduler.shutdown()
+        if ls.cache is not None:
+            ls.cache.close()

@@ -1,0 +1,201 @@
+"""CodeSagaServer: capabilities, lifecycle, settings and the background model load.
+
+Handlers for the features live beside this module and stay thin: they call plain functions
+from the modules one level up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from typing import Any
+
+from lsprotocol import types
+from pydantic import ValidationError
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.lsp.server import LanguageServer
+
+from codesaga import __version__
+from codesaga.cache import CompletionCache
+from codesaga.documents import Document, DocumentError, DocumentStore
+from codesaga.engine import Engine, EngineError
+from codesaga.loader import load_engine
+from codesaga.models import ModelError
+from codesaga.pipeline import Completer
+from codesaga.scheduler import Scheduler
+from codesaga.settings import SECTION, Settings, describe_error, merge
+from codesaga.stats import Stats
+
+log = logging.getLogger(__name__)
+
+MODEL_WAIT_SECONDS = 120.0
+"""How long a request waits for a model that is still loading before it fails."""
+RELOAD_KEYS = ("model", "backend", "openai", "gpu_layers", "context_size", "fim_family", "threads")
+"""Settings whose change needs a new engine."""
+
+
+class JsonRpcRequestFailed(JsonRpcException):
+    """LSP ``RequestFailed``: the request was valid but the server could not answer it."""
+
+    CODE = -32803
+
+
+class CodeSagaServer(LanguageServer):
+    """The CodeSaga language server."""
+
+    def __init__(self) -> None:
+        super().__init__("codesaga", __version__)
+        self.store = DocumentStore()
+        self.settings = Settings()
+        self.client_settings: dict[str, Any] = {}
+        self.locale: str | None = None
+        self.scheduler = Scheduler()
+        self.stats = Stats()
+        self.engine: Engine | None = None
+        self.completer: Completer | None = None
+        self.cache: CompletionCache | None = None
+        self.model_error: str | None = None
+        self._ready: asyncio.Event | None = None
+        self._loading: asyncio.Task[None] | None = None
+
+    # ----- settings ---------------------------------------------------------------------------
+
+    def apply_settings(self, update: dict[str, Any] | None) -> bool:
+        """Validate client settings merged over what the client sent before.
+
+        On success the new settings are in force and True is returned; invalid values are shown
+        to the user with ``window/showMessage`` and the previous settings stay (False).
+        """
+        merged = merge(self.client_settings, update or {})
+        try:
+            new = Settings(**merged)
+        except ValidationError as exc:
+            self.show(f"CodeSaga: invalid settings ignored: {describe_error(exc)}", error=True)
+            return False
+        self.client_settings = merged
+        old, self.settings = self.settings, new
+        logging.getLogger("codesaga").setLevel(new.log_level.upper())
+        if self.completer is not None:
+            self.completer.max_tokens = new.max_tokens
+            self.completer.temperature = new.temperature
+        if self._loading is not None and any(
+            getattr(old, key) != getattr(new, key) for key in RELOAD_KEYS
+        ):
+            self.start_model_load()
+        return True
+
+    async def pull_configuration(self) -> None:
+        """Ask the client for the ``codesaga`` section, if it supports ``workspace/configuration``."""
+        caps = self.client_capabilities.workspace
+        if caps is None or not caps.configuration:
+            return
+        try:
+            result = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+            )
+        except Exception as exc:  # a client error must not stop the server
+            log.warning("workspace/configuration failed: %s", exc)
+            return
+        if result and isinstance(result[0], dict):
+            self.apply_settings(result[0])
+
+    # ----- model ------------------------------------------------------------------------------
+
+    def start_model_load(self) -> None:
+        """(Re)load the engine in the background; requests wait on :meth:`ready_completer`."""
+        if self._ready is None:
+            self._ready = asyncio.Event()
+        self._ready.clear()
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
+        self._loading = asyncio.ensure_future(self._load_model())
+
+    async def _load_model(self) -> None:
+        assert self._ready is not None
+        settings = self.settings
+        token = await self._begin_progress("CodeSaga", f"loading model {settings.model}")
+        old = self.engine
+        self.engine = self.completer = None
+        self.model_error = None
+        try:
+            if old is not None:
+                await self.scheduler.run(threading.Event(), old.close)
+            engine = await asyncio.to_thread(load_engine, settings)
+            if self.cache is None:
+                self.cache = await asyncio.to_thread(
+                    CompletionCache, settings.resolved_cache_dir() / "completions"
+                )
+            self.engine = engine
+            self.completer = Completer(
+                engine,
+                self.scheduler,
+                self.cache,
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                stats=self.stats,
+            )
+            message = f"model ready ({engine.template.name} prompts)"
+        except (ModelError, EngineError, OSError) as exc:
+            self.model_error = str(exc)
+            message = f"model failed to load: {exc}"
+            self.show(f"CodeSaga: {message}", error=True)
+        finally:
+            self._ready.set()
+        self._end_progress(token, message)
+
+    async def ready_completer(self) -> Completer:
+        """The completer once the model is loaded; waits up to MODEL_WAIT_SECONDS.
+
+        Raises JsonRpcRequestFailed when the model failed to load or is still loading.
+        """
+        if self._ready is None:
+            self.start_model_load()
+        assert self._ready is not None
+        try:
+            await asyncio.wait_for(self._ready.wait(), MODEL_WAIT_SECONDS)
+        except TimeoutError:
+            raise JsonRpcRequestFailed("CodeSaga: the model is still loading") from None
+        if self.completer is None:
+            raise JsonRpcRequestFailed(f"CodeSaga: no model: {self.model_error}")
+        return self.completer
+
+    # ----- helpers ----------------------------------------------------------------------------
+
+    def document(self, uri: str) -> Document:
+        """The open document, or JsonRpcInvalidParams when the client never opened it."""
+        try:
+            return self.store.get(uri)
+        except DocumentError as exc:
+            raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
+
+    def show(self, message: str, *, error: bool = False) -> None:
+        """``window/showMessage``, logged too."""
+        (log.error if error else log.info)("%s", message)
+        kind = types.MessageType.Error if error else types.MessageType.Info
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    async def _begin_progress(self, title: str, message: str) -> str | None:
+        window = self.client_capabilities.window
+        if window is None or not window.work_done_progress:
+            return None
+        token = f"codesaga-{uuid.uuid4()}"
+        try:
+            await self.work_done_progress.create_async(token)
+        except Exception as exc:
+            log.warning("window/workDoneProgress/create failed: %s", exc)
+            return None
+        self.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=title, message=message, cancellable=False)
+        )
+        return token
+
+    def _end_progress(self, token: str | None, message: str) -> None:
+        if token is not None:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+    def cancelled(self) -> JsonRpcException:
+        """The error for a request that a newer one superseded."""
+        return JsonRpcRequestCancelled("CodeSaga: superseded by a newer request")
+

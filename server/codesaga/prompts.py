@@ -1,0 +1,118 @@
+"""Prompt templates: ``prompts/fim/*.yaml`` (one per FIM family), rendered with Jinja2.
+
+Each YAML file holds ``name``, ``description``, ``tokens`` (the FIM token texts that identify
+the family in a model's vocabulary), optional ``architectures`` (GGUF ``general.architecture``
+values the family is limited to), ``stop`` (stop strings) and ``template`` (Jinja2, rendered
+with ``StrictUndefined`` so a missing variable is an error, not an empty string).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import jinja2
+import yaml
+
+from codesaga.resources import prompts_dir
+
+PREFIX_ONLY = "none"
+"""Name of the prefix-only family, for models without FIM tokens."""
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+class PromptError(Exception):
+    """A template file is missing, malformed, or needs a variable that was not given."""
+
+
+@dataclass(frozen=True)
+class FimTemplate:
+    """One FIM family's prompt format."""
+
+    name: str
+    description: str
+    tokens: tuple[str, ...]
+    architectures: tuple[str, ...]
+    stop: tuple[str, ...]
+    source: str
+
+    @property
+    def uses_suffix(self) -> bool:
+        """True when the suffix goes into the prompt (a real FIM family)."""
+        return bool(self.tokens)
+
+    def render(self, *, prefix: str, suffix: str, context: str) -> str:
+        """The prompt text. ``context`` is the code kept from outside the prefix window."""
+        try:
+            return _compile(self.source).render(prefix=prefix, suffix=suffix, context=context)
+        except jinja2.TemplateError as exc:
+            raise PromptError(f"template {self.name!r}: {exc}") from exc
+
+
+@cache
+def _compile(source: str) -> jinja2.Template:
+    return _ENV.from_string(source)
+
+
+@cache
+def fim_templates() -> dict[str, FimTemplate]:
+    """All FIM templates by name, in detection order (real FIM families first, prefix-only last).
+
+    Raises PromptError when a file is malformed.
+    """
+    found: dict[str, FimTemplate] = {}
+    for path in sorted((prompts_dir() / "fim").glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            tpl = FimTemplate(
+                name=str(data["name"]),
+                description=str(data.get("description", "")),
+                tokens=tuple(data.get("tokens") or ()),
+                architectures=tuple(data.get("architectures") or ()),
+                stop=tuple(data.get("stop") or ()),
+                source=str(data["template"]),
+            )
+            _compile(tpl.source)
+        except (OSError, yaml.YAMLError, KeyError, TypeError, jinja2.TemplateError) as exc:
+            raise PromptError(f"{path.name}: {exc}") from exc
+        found[tpl.name] = tpl
+    if PREFIX_ONLY not in found:
+        raise PromptError("prompts/fim/none.yaml (the prefix-only template) is missing")
+    # Families with more identifying tokens are more specific: try them first.
+    ordered = sorted(found.values(), key=lambda t: (-len(t.tokens), -len(t.architectures)))
+    return {t.name: t for t in ordered}
+
+
+def detect_family(
+    is_single_token: Callable[[str], bool],
+    architecture: str,
+    override: str = "auto",
+) -> FimTemplate:
+    """Pick the FIM template for a model from its own vocabulary and GGUF metadata.
+
+    ``is_single_token(text)`` must say whether ``text`` is one special token of the model's
+    vocabulary; ``architecture`` is the GGUF ``general.architecture`` value. A family matches
+    when all its tokens are single tokens and, if it names architectures, the model's is one of
+    them. ``override`` (the ``fimFamily`` setting) other than ``auto`` wins; an unknown name
+    raises PromptError. No match gives the prefix-only template.
+    """
+    templates = fim_templates()
+    if override != "auto":
+        if override not in templates:
+            raise PromptError(f"unknown fimFamily {override!r}; known: {', '.join(templates)}")
+        return templates[override]
+    for tpl in templates.values():
+        if not tpl.tokens:
+            continue
+        if tpl.architectures and architecture not in tpl.architectures:
+            continue
+        if all(is_single_token(tok) for tok in tpl.tokens):
+            return tpl
+    return templates[PREFIX_ONLY]
+
+
+def stop_strings(tpl: FimTemplate, extra: Sequence[str] = ()) -> list[str]:
+    """The template's stop strings plus ``extra`` (e.g. ``"\\n"`` for single-line mode)."""
+    return [*tpl.stop, *extra]

@@ -1,0 +1,124 @@
+"""CodeSaga settings: one pydantic-settings model.
+
+Sources, highest priority first:
+
+1. what the client sends: ``initializationOptions`` merged with the ``codesaga`` section of
+   ``workspace/configuration`` (camelCase keys, e.g. ``gpuLayers``, ``openai.baseUrl``);
+2. environment variables ``CODESAGA_*`` (``CODESAGA_GPU_LAYERS``, ``CODESAGA_OPENAI__BASE_URL``);
+3. the TOML config file ``<user config dir>/codesaga/config.toml`` (or ``$CODESAGA_CONFIG``);
+4. the defaults below.
+
+Invalid values raise :class:`pydantic.ValidationError`; the server shows it to the user and keeps
+the last valid settings (see :func:`describe_error`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "codesaga"
+SECTION = "codesaga"
+
+FimFamily = Literal["auto", "qwen", "codellama", "starcoder", "deepseek", "codegemma", "none"]
+
+
+def config_file() -> Path:
+    """Path of the optional TOML config file (it need not exist)."""
+    env = os.environ.get("CODESAGA_CONFIG")
+    return Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+class OpenAISettings(BaseModel):
+    """Where the OpenAI-compatible engine is, when ``backend`` is ``openai``."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    base_url: str = "http://127.0.0.1:8080/v1"
+    api_key: str = ""
+    model: str = ""
+
+
+class Settings(BaseSettings):
+    """Every user-facing setting of the server (keys are camelCase on the wire)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CODESAGA_",
+        env_nested_delimiter="__",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+    )
+
+    model: str = Field("auto", description="Registry name, 'auto', or a path to a .gguf file.")
+    backend: Literal["llama", "openai"] = "llama"
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    gpu_layers: int = Field(-1, ge=-1, description="Layers offloaded to the GPU; -1 = all.")
+    context_size: int = Field(2048, ge=256, le=131072, description="Context window in tokens.")
+    max_tokens: int = Field(64, ge=1, le=2048, description="Most tokens generated per answer.")
+    temperature: float = Field(0.2, ge=0.0, le=2.0)
+    language: Literal["auto", "ko", "en"] = "auto"
+    cache_dir: str = Field("", description="Cache directory; '' = the platform user cache dir.")
+    log_level: Literal["error", "warning", "info", "debug"] = "info"
+    fim_family: FimFamily = Field(
+        "auto", description="Override the FIM prompt family detected from the GGUF metadata."
+    )
+    threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
+        )
+
+    def resolved_cache_dir(self) -> Path:
+        """The cache directory as an absolute path (created on demand by its users)."""
+        if self.cache_dir:
+            return Path(self.cache_dir).expanduser()
+        return Path(platformdirs.user_cache_dir(APP_NAME))
+
+    def response_language(self, locale: str | None) -> Literal["ko", "en"]:
+        """Language of text the model writes for the user; ``auto`` follows the client locale."""
+        if self.language != "auto":
+            return self.language
+        return "ko" if (locale or "").lower().startswith("ko") else "en"
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge two camelCase settings dicts; values in ``update`` win. Inputs are unchanged."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def describe_error(error: ValidationError) -> str:
+    """A one-line, user-facing summary of invalid settings, naming each key as the user wrote it."""
+    parts = []
+    for err in error.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{key}: {err['msg']}")
+    return "; ".join(parts)
