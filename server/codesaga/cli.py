@@ -19,7 +19,9 @@ log = logging.getLogger("codesaga")
 def setup_logging(level: str, log_file: str | None) -> None:
     """Log to ``log_file`` or stderr; never to stdout (it carries the protocol in ``serve``)."""
     handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler(sys.stderr)
+        logging.FileHandler(log_file, encoding="utf-8")
+        if log_file
+        else logging.StreamHandler(sys.stderr)
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -76,12 +78,16 @@ def cmd_complete(args: argparse.Namespace) -> int:
     uri = path.resolve().as_uri()
     doc = store.open(uri, grammar_name("", uri) or "plaintext", 0, text)
     engine = load_engine(settings)
-    cache = None if args.no_cache else CompletionCache(settings.resolved_cache_dir() / "completions")
+    cache = (
+        None if args.no_cache else CompletionCache(settings.resolved_cache_dir() / "completions")
+    )
     scheduler = Scheduler()
     completer = Completer(
         engine, scheduler, cache, max_tokens=settings.max_tokens, temperature=settings.temperature
     )
-    suggestion = asyncio.run(completer.complete(doc, Position(line=args.line, character=args.character)))
+    suggestion = asyncio.run(
+        completer.complete(doc, Position(line=args.line, character=args.character))
+    )
     scheduler.shutdown()
     if args.json:
         gen = suggestion.generation
@@ -118,26 +124,33 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     assert isinstance(settings, Settings)
     print(f"codesaga            {__version__}")
     print(f"llama-cpp-python    {llama_cpp.__version__}")
-    print(f"GPU offload         {'supported' if gpu_offload_supported() else 'not supported (CPU build)'}")
+    offload = "supported" if gpu_offload_supported() else "not supported (CPU build)"
+    print(f"GPU offload         {offload}")
     path = resolve(settings.model, settings.resolved_cache_dir())
     print(f"model               {path}")
     print(f"model size          {path.stat().st_size / 2**20:.1f} MiB")
     engine = LlamaEngine(
-        path, n_ctx=settings.context_size, n_gpu_layers=settings.gpu_layers,
-        n_threads=settings.threads, fim_family=settings.fim_family,
+        path,
+        n_ctx=settings.context_size,
+        n_gpu_layers=settings.gpu_layers,
+        n_threads=settings.threads,
+        fim_family=settings.fim_family,
     )
     print(f"architecture        {engine.architecture}")
     print(f"FIM template        {engine.template.name}")
     print(f"layers offloaded    {engine.offloaded_layers()} (gpuLayers={settings.gpu_layers})")
     print(f"load time           {engine.load_seconds:.2f} s")
-    gen = engine.generate(GenerationRequest(prompt="def fibonacci(n):\n", max_tokens=64, temperature=0.0))
+    gen = engine.generate(
+        GenerationRequest(prompt="def fibonacci(n):\n", max_tokens=64, temperature=0.0)
+    )
     started = time.perf_counter()
     gen2 = engine.generate(
         GenerationRequest(prompt="def fibonacci(n):\n" + gen.text, max_tokens=64, temperature=0.0)
     )
     elapsed = time.perf_counter() - started
     rate = gen2.completion_tokens / elapsed if elapsed > 0 else 0.0
-    print(f"generation          {gen2.completion_tokens} tokens in {elapsed:.2f} s = {rate:.1f} tokens/s")
+    print(f"generation          {gen2.completion_tokens} tokens in {elapsed:.2f} s")
+    print(f"decode speed        {rate:.1f} tokens/s")
     engine.close()
     return 0
 
@@ -172,7 +185,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and editor configs that check flags)."""
-    parser = argparse.ArgumentParser(prog="codesaga", description="Local AI coding assistant (LSP).")
+    parser = argparse.ArgumentParser(
+        prog="codesaga", description="Local AI coding assistant (LSP)."
+    )
     parser.add_argument("--version", action="version", version=f"codesaga {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -106,7 +106,9 @@ def build_completion_context(
     prefix = doc.text[window_start:offset]
 
     end_line = _suffix_end(doc, line_no, line_tokens, budget.suffix)
-    suffix = line_suffix + "".join("\n" + doc.line_text(i) for i in range(line_no + 1, end_line + 1))
+    suffix = line_suffix + "".join(
+        "\n" + doc.line_text(i) for i in range(line_no + 1, end_line + 1)
+    )
     following = suffix[len(line_suffix) + 1 :] if end_line > line_no else ""
 
     cursor = CursorContext(

@@ -56,8 +56,12 @@ class DemoClient(LanguageClient):
         @self.feature(types.PROGRESS)
         def _progress(params: types.ProgressParams) -> None:
             value: Any = params.value
-            kind = getattr(value, "kind", None) or (value.get("kind") if isinstance(value, dict) else None)
-            message = getattr(value, "message", None) or (value.get("message") if isinstance(value, dict) else "")
+            kind = getattr(value, "kind", None) or (
+                value.get("kind") if isinstance(value, dict) else None
+            )
+            message = getattr(value, "message", None) or (
+                value.get("message") if isinstance(value, dict) else ""
+            )
             print(f"  [progress] {kind}: {message}", flush=True)
             if kind == "end":
                 self.ready.set()
@@ -90,7 +94,9 @@ async def inline(client: LanguageClient, uri: str, pos: types.Position) -> tuple
         types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             position=pos,
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
         )
     )
     seconds = time.perf_counter() - started
@@ -117,7 +123,9 @@ def _type(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
             content_changes=[
-                types.TextDocumentContentChangePartial(range=types.Range(start=pos, end=end or pos), text=char)
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=pos, end=end or pos), text=char
+                )
             ],
         )
     )
@@ -134,7 +142,9 @@ async def run_demo(files: list[Path]) -> int:
     print(f"CodeSaga {__version__} demo: starting `codesaga serve` …", flush=True)
     await client.start_io(sys.executable, "-m", "codesaga", "serve")
     await client.initialize_async(
-        types.InitializeParams(capabilities=client_capabilities(), initialization_options={}, locale="en")
+        types.InitializeParams(
+            capabilities=client_capabilities(), initialization_options={}, locale="en"
+        )
     )
     client.initialized(types.InitializedParams())
     started = time.perf_counter()
@@ -151,7 +161,9 @@ async def run_demo(files: list[Path]) -> int:
                 )
             )
         )
-        print(f"\n{path.name} ({len(text.splitlines())} lines, {len(positions)} markers)", flush=True)
+        print(
+            f"\n{path.name} ({len(text.splitlines())} lines, {len(positions)} markers)", flush=True
+        )
         if not positions:
             continue
         pos = positions[0]
@@ -160,7 +172,9 @@ async def run_demo(files: list[Path]) -> int:
         failures += not first
         typed = first[:1] or " "
         _type(client, uri, 2, pos, typed)
-        after = types.Position(line=pos.line, character=pos.character + len(typed.encode("utf-16-le")) // 2)
+        after = types.Position(
+            line=pos.line, character=pos.character + len(typed.encode("utf-16-le")) // 2
+        )
         suggestion, seconds = await inline(client, uri, after)
         _show(f"typed {typed!r} (type-through)", suggestion, seconds)
         other = "x" if typed != "x" else "y"

@@ -101,11 +101,46 @@ def _byte_breaks(data: bytes, base: int) -> list[int]:
     return list(accumulate((len(p) + 1 for p in pieces), initial=base))[1:]
 
 
+UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
+ENCODINGS = (UTF8, UTF16, UTF32)
+"""LSP position encodings (``PositionEncodingKind``): what one ``character`` unit counts."""
+
+
 def _utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units."""
     if text.isascii():
         return len(text)
     return len(text.encode("utf-16-le", _UTF8_ERRORS)) // 2
+
+
+def _units(text: str, encoding: str) -> int:
+    """Length of ``text`` in ``encoding`` units (UTF-8 bytes, UTF-16 code units, code points)."""
+    if encoding == UTF32 or text.isascii():
+        return len(text)
+    if encoding == UTF8:
+        return len(_encode(text))
+    return _utf16_len(text)
+
+
+def _index_of_utf8(line: str, units: int) -> int:
+    """The str index in ``line`` that is ``units`` UTF-8 bytes from its start (clamped; a
+    count inside a multi-byte character rounds down to the start of that character)."""
+    seen = 0
+    for index, char in enumerate(line):
+        code = ord(char)
+        seen += 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
+        if seen > units:
+            return index
+    return len(line)
+
+
+def _index_of_units(line: str, units: int, encoding: str) -> int:
+    """The str index in ``line`` that is ``units`` ``encoding`` units from its start."""
+    if encoding == UTF32 or line.isascii():
+        return min(units, len(line))
+    if encoding == UTF8:
+        return _index_of_utf8(line, units)
+    return _index_of_utf16(line, units)
 
 
 def _index_of_utf16(line: str, units: int) -> int:
@@ -146,6 +181,7 @@ class Document:
         "_data",
         "_lone_cr",
         "_starts",
+        "encoding",
         "grammar",
         "language_id",
         "text",
@@ -164,7 +200,11 @@ class Document:
         *,
         _starts: list[int] | None = None,
         _byte_starts: list[int] | None = None,
+        encoding: str = UTF16,
     ) -> None:
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown position encoding {encoding!r}")
+        self.encoding = encoding
         self.uri = uri
         self.language_id = language_id
         self.version = version
@@ -214,7 +254,9 @@ class Document:
     # ----------------------------------------------------------- conversions
 
     def offset_at(self, position: Position) -> int:
-        """The str offset (code points) of an LSP ``position`` (UTF-16 code units).
+        """The str offset (code points) of an LSP ``position`` (``character`` counted in the
+        document's position ``encoding``: UTF-16 code units unless the client negotiated
+        UTF-8 bytes or UTF-32 code points).
 
         A ``character`` past the end of its line clamps to the line end (before the
         terminator). ``line == line_count`` (one past the last line) means the end of the
@@ -231,10 +273,10 @@ class Document:
         start, end = self._line_bounds(line)
         if character == 0:
             return start
-        return start + _index_of_utf16(self.text[start:end], character)
+        return start + _index_of_units(self.text[start:end], character, self.encoding)
 
     def position_at(self, offset: int) -> Position:
-        """The LSP position (line, UTF-16 code units) of str ``offset`` (code points).
+        """The LSP position (line, ``encoding`` units) of str ``offset`` (code points).
 
         ``0 <= offset <= len(text)``, else :class:`PositionError`. An offset between the
         ``\\r`` and ``\\n`` of a CRLF maps to one unit past the line end.
@@ -243,7 +285,7 @@ class Document:
             raise PositionError(f"offset {offset} outside {self.uri} ({len(self.text)} chars)")
         line = bisect_right(self._starts, offset) - 1
         start = self._starts[line]
-        return Position(line=line, character=_utf16_len(self.text[start:offset]))
+        return Position(line=line, character=_units(self.text[start:offset], self.encoding))
 
     def _byte_line_starts(self) -> list[int]:
         if self._byte_starts is None:
@@ -341,6 +383,7 @@ class Document:
             text,
             _starts=new_starts,
             _byte_starts=new_byte_starts,
+            encoding=self.encoding,
         )
 
 
@@ -352,8 +395,10 @@ class DocumentStore:
     and reused. Not thread-safe: call it from the server's event loop.
     """
 
-    def __init__(self, max_bytes: int = 2_000_000) -> None:
+    def __init__(self, max_bytes: int = 2_000_000, encoding: str = UTF16) -> None:
         self.max_bytes = max_bytes
+        self.encoding = encoding
+        """Position encoding negotiated with the client; applies to documents opened later."""
         self._documents: dict[str, Document] = {}
         self._parsers: dict[str, Parser] = {}
 
@@ -376,7 +421,7 @@ class DocumentStore:
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> Document:
         """Open (or re-open, replacing) ``uri`` and parse it; returns the new document."""
-        document = Document(uri, language_id, version, text)
+        document = Document(uri, language_id, version, text, encoding=self.encoding)
         document.tree = self._parse(document, None)
         self._documents[uri] = document
         return document
@@ -394,7 +439,7 @@ class DocumentStore:
         """Apply ``didChange`` content changes in order and re-parse once; returns the new
         document.
 
-        Partial changes (``TextDocumentContentChangePartial``) carry an LSP range (UTF-16
+        Partial changes (``TextDocumentContentChangePartial``) carry an LSP range (store encoding
         positions, converted with :meth:`Document.offset_at`); each one is also applied to
         a copy of the old tree via ``Tree.edit`` with pre-edit UTF-8 byte offsets and
         points, so the final parse is incremental. A whole-document change
@@ -418,7 +463,9 @@ class DocumentStore:
                     _edit_tree(old_tree, document, start, end, new_text)
                 document = document._replaced(start, end, new_text, version)
             else:
-                document = Document(uri, current.language_id, version, change.text)
+                document = Document(
+                    uri, current.language_id, version, change.text, encoding=current.encoding
+                )
                 old_tree = None
         if document is current:  # no changes: just a version bump
             document = Document(
@@ -429,6 +476,7 @@ class DocumentStore:
                 current.tree,
                 _starts=current._starts,
                 _byte_starts=current._byte_starts,
+                encoding=current.encoding,
             )
         else:
             document.tree = self._parse(document, old_tree)

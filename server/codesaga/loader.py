@@ -15,7 +15,9 @@ def load_engine(settings: Settings) -> Engine:
     if settings.backend == "openai":
         from codesaga.engine.openai import OpenAIEngine
 
-        return OpenAIEngine(settings.openai, n_ctx=settings.context_size, fim_family=settings.fim_family)
+        return OpenAIEngine(
+            settings.openai, n_ctx=settings.context_size, fim_family=settings.fim_family
+        )
 
     from codesaga.engine.llama import LlamaEngine
     from codesaga.models import resolve

@@ -20,7 +20,9 @@ from codesaga.resources import prompts_dir
 PREFIX_ONLY = "none"
 """Name of the prefix-only family, for models without FIM tokens."""
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV = jinja2.Environment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
 
 
 class PromptError(Exception):

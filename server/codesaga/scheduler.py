@@ -50,6 +50,7 @@ class Scheduler:
         If the awaiting task is cancelled (``$/cancelRequest``), ``cancel`` is set so the running
         generation stops within one token. Raises Superseded when skipped.
         """
+
         def guarded() -> T:
             if cancel.is_set():
                 raise Superseded()

@@ -50,14 +50,18 @@ def config(**extra: str) -> ClientServerConfig:
     return ClientServerConfig(server_command=SERVER, server_env=server_env(**extra))
 
 
-def open_fixture(client: LanguageClient, name: str, language_id: str) -> tuple[str, str, list[types.Position]]:
+def open_fixture(
+    client: LanguageClient, name: str, language_id: str
+) -> tuple[str, str, list[types.Position]]:
     """didOpen a fixture with its markers removed; returns (uri, text, marker positions)."""
     path = FIXTURES / name
     text, positions = strip_markers(path.read_text(encoding="utf-8"))
     uri = path.as_uri()
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text)
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id=language_id, version=1, text=text
+            )
         )
     )
     return uri, text, positions
@@ -68,11 +72,15 @@ def inline_params(uri: str, pos: types.Position) -> types.InlineCompletionParams
     return types.InlineCompletionParams(
         text_document=types.TextDocumentIdentifier(uri=uri),
         position=pos,
-        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Automatic
+        ),
     )
 
 
-async def start(client: LanguageClient, capabilities: types.ClientCapabilities, **options: object) -> types.InitializeResult:
+async def start(
+    client: LanguageClient, capabilities: types.ClientCapabilities, **options: object
+) -> types.InitializeResult:
     """initialize + initialized with ``options`` as initializationOptions."""
     return await client.initialize_session(
         types.InitializeParams(
@@ -81,5 +89,3 @@ async def start(client: LanguageClient, capabilities: types.ClientCapabilities, 
             locale="en",
         )
     )
-
-

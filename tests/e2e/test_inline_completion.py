@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 import pytest_lsp
 from lsprotocol import types
@@ -11,7 +12,8 @@ from pytest_lsp import LanguageClient, client_capabilities
 
 from .conftest import config, inline_params, open_fixture, start
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
+INIT: dict[str, types.InitializeResult] = {}
 
 
 def _vscode_with_inline() -> types.ClientCapabilities:
@@ -24,13 +26,13 @@ def _vscode_with_inline() -> types.ClientCapabilities:
 @pytest_lsp.fixture(config=config(), scope="module")
 async def client(lsp_client: LanguageClient):
     lsp_client.set_configuration({"maxTokens": 24}, section="codesaga")
-    result = await start(lsp_client, _vscode_with_inline())
-    yield result
+    INIT["result"] = await start(lsp_client, _vscode_with_inline())
+    yield
     await lsp_client.shutdown_session()
 
 
-async def test_capabilities(client: types.InitializeResult) -> None:
-    caps = client.capabilities
+async def test_capabilities(client: LanguageClient) -> None:
+    caps = INIT["result"].capabilities
     assert caps.inline_completion_provider is not None
     assert caps.completion_provider is not None
     sync = caps.text_document_sync
@@ -38,9 +40,9 @@ async def test_capabilities(client: types.InitializeResult) -> None:
     assert sync.change == types.TextDocumentSyncKind.Incremental
 
 
-async def test_progress_then_inline_completion(client: types.InitializeResult, lsp_client: LanguageClient) -> None:
-    uri, _text, positions = open_fixture(lsp_client, "inventory.py", "python")
-    result = await lsp_client.text_document_inline_completion_async(inline_params(uri, positions[1]))
+async def test_progress_then_inline_completion(client: LanguageClient) -> None:
+    uri, _text, positions = open_fixture(client, "inventory.py", "python")
+    result = await client.text_document_inline_completion_async(inline_params(uri, positions[1]))
     assert isinstance(result, types.InlineCompletionList)
     assert result.items, "the real model gave no suggestion"
     item = result.items[0]
@@ -49,25 +51,29 @@ async def test_progress_then_inline_completion(client: types.InitializeResult, l
     assert item.range is not None and item.range.start == positions[1]
     assert item.command is not None and item.command.command == "codesaga.acceptInlineCompletion"
     # the model load was reported with $/progress, begin then end
-    kinds = [type(v).__name__ for reports in lsp_client.progress_reports.values() for v in reports]
+    kinds = [type(v).__name__ for reports in client.progress_reports.values() for v in reports]
     assert "WorkDoneProgressBegin" in kinds and "WorkDoneProgressEnd" in kinds
 
 
-async def test_typescript_and_cache(client: types.InitializeResult, lsp_client: LanguageClient) -> None:
-    uri, _text, positions = open_fixture(lsp_client, "cart.ts", "typescript")
-    first = await lsp_client.text_document_inline_completion_async(inline_params(uri, positions[0]))
-    second = await lsp_client.text_document_inline_completion_async(inline_params(uri, positions[0]))
-    assert isinstance(first, types.InlineCompletionList) and isinstance(second, types.InlineCompletionList)
+async def test_typescript_and_cache(client: LanguageClient) -> None:
+    uri, _text, positions = open_fixture(client, "cart.ts", "typescript")
+    first = await client.text_document_inline_completion_async(inline_params(uri, positions[0]))
+    second = await client.text_document_inline_completion_async(inline_params(uri, positions[0]))
+    assert isinstance(first, types.InlineCompletionList) and isinstance(
+        second, types.InlineCompletionList
+    )
     assert [i.insert_text for i in first.items] == [i.insert_text for i in second.items]
     assert second.items and second.items[0].command is not None
     assert second.items[0].command.arguments is not None
     assert second.items[0].command.arguments[0] == "cache"
 
 
-async def test_completion_fallback(client: types.InitializeResult, lsp_client: LanguageClient) -> None:
-    uri, _text, positions = open_fixture(lsp_client, "inventory.py", "python")
-    result = await lsp_client.text_document_completion_async(
-        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=positions[1])
+async def test_completion_fallback(client: LanguageClient) -> None:
+    uri, _text, positions = open_fixture(client, "inventory.py", "python")
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=positions[1]
+        )
     )
     assert isinstance(result, types.CompletionList)
     assert len(result.items) == 1
@@ -77,15 +83,19 @@ async def test_completion_fallback(client: types.InitializeResult, lsp_client: L
     assert item.text_edit.range.end == positions[1]
 
 
-async def test_superseded_request_is_cancelled(client: types.InitializeResult, lsp_client: LanguageClient) -> None:
-    uri, _text, positions = open_fixture(lsp_client, "cart.ts", "typescript")
+async def test_superseded_request_is_cancelled(client: LanguageClient) -> None:
+    uri, _text, positions = open_fixture(client, "cart.ts", "typescript")
     # a position not asked before (no cache hit), then a newer request for the same document
     older = asyncio.ensure_future(
-        lsp_client.text_document_inline_completion_async(inline_params(uri, types.Position(line=13, character=4)))
+        client.text_document_inline_completion_async(
+            inline_params(uri, types.Position(line=13, character=4))
+        )
     )
     await asyncio.sleep(0.05)
     newer = asyncio.ensure_future(
-        lsp_client.text_document_inline_completion_async(inline_params(uri, types.Position(line=24, character=4)))
+        client.text_document_inline_completion_async(
+            inline_params(uri, types.Position(line=24, character=4))
+        )
     )
     with pytest.raises(JsonRpcException) as excinfo:
         await older
@@ -93,35 +103,35 @@ async def test_superseded_request_is_cancelled(client: types.InitializeResult, l
     assert isinstance(await newer, types.InlineCompletionList)
 
 
-async def test_bad_requests_answered_with_errors(client: types.InitializeResult, lsp_client: LanguageClient) -> None:
+async def test_bad_requests_answered_with_errors(client: LanguageClient) -> None:
     with pytest.raises(JsonRpcException) as unknown:
-        await lsp_client.text_document_inline_completion_async(
+        await client.text_document_inline_completion_async(
             inline_params("file:///never/opened.py", types.Position(line=0, character=0))
         )
     assert unknown.value.code == -32602  # InvalidParams
-    uri, text, _positions = open_fixture(lsp_client, "inventory.py", "python")
+    uri, text, _positions = open_fixture(client, "inventory.py", "python")
     with pytest.raises(JsonRpcException) as past_end:
-        await lsp_client.text_document_inline_completion_async(
+        await client.text_document_inline_completion_async(
             inline_params(uri, types.Position(line=len(text.splitlines()) + 50, character=0))
         )
     assert past_end.value.code == -32602
     # the server keeps serving
-    result = await lsp_client.text_document_inline_completion_async(
+    result = await client.text_document_inline_completion_async(
         inline_params(uri, types.Position(line=0, character=0))
     )
     assert isinstance(result, types.InlineCompletionList)
 
 
-async def test_invalid_settings_keep_previous(client: types.InitializeResult, lsp_client: LanguageClient) -> None:
-    lsp_client.set_configuration({"maxTokens": -5, "temperature": "hot"}, section="codesaga")
-    lsp_client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+async def test_invalid_settings_keep_previous(client: LanguageClient) -> None:
+    client.set_configuration({"maxTokens": -5, "temperature": "hot"}, section="codesaga")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     for _ in range(50):
-        if any("invalid settings" in m.message for m in lsp_client.messages):
+        if any("invalid settings" in m.message for m in client.messages):
             break
         await asyncio.sleep(0.1)
-    messages = [m.message for m in lsp_client.messages if "invalid settings" in m.message]
+    messages = [m.message for m in client.messages if "invalid settings" in m.message]
     assert messages and "maxTokens" in messages[-1]
-    uri, _text, positions = open_fixture(lsp_client, "inventory.py", "python")
-    result = await lsp_client.text_document_inline_completion_async(inline_params(uri, positions[1]))
+    uri, _text, positions = open_fixture(client, "inventory.py", "python")
+    result = await client.text_document_inline_completion_async(inline_params(uri, positions[1]))
     assert isinstance(result, types.InlineCompletionList)
-    lsp_client.set_configuration({"maxTokens": 24}, section="codesaga")
+    client.set_configuration({"maxTokens": 24}, section="codesaga")

@@ -235,7 +235,10 @@ def test_incremental_python_edits() -> None:
 
     steps: list[tuple[TextDocumentContentChangePartial, str]] = [
         # insert a character
-        (edit((0, 9), (0, 9), "_"), 'def greet_(name):\n    # 한국어 주석\n    return "안녕 " + name\n'),
+        (
+            edit((0, 9), (0, 9), "_"),
+            'def greet_(name):\n    # 한국어 주석\n    return "안녕 " + name\n',
+        ),
         # delete it again
         (edit((0, 9), (0, 10), ""), text),
         # replace a word
@@ -261,7 +264,7 @@ def test_incremental_python_edits() -> None:
         # multi-line insert
         (
             edit((1, 0), (1, 0), "    x = 1\n    if x:\n        pass\n"),
-            'def greet(who):\n    x = 1\n    if x:\n        pass\n    # 한국어 설명 😀!\n'
+            "def greet(who):\n    x = 1\n    if x:\n        pass\n    # 한국어 설명 😀!\n"
             '    return "잘 가 " + name\n',
         ),
         # multi-line delete joining two lines
@@ -315,11 +318,11 @@ def test_incremental_typescript_edits() -> None:
     assert doc.grammar == "typescript"
     changes = [
         edit((2, 8), (2, 12), "who"),
-        edit((3, 21), (3, 25), "who"),
+        edit((3, 19), (3, 23), "who"),
         edit((3, 12), (3, 14), "😀"),
         edit((4, 3), (4, 3), "\n  static make(): Greeter {\n    return new Greeter();\n  }"),
         edit((0, 0), (1, 0), ""),
-        edit((6, 1), (6, 1), " // done"),
+        edit((6, 3), (6, 3), " // done"),
     ]
     expected = (
         "export class Greeter {\n"
@@ -452,3 +455,48 @@ def test_random_edits_match_fresh_state() -> None:
             assert doc.byte_at(offset) == fresh.byte_at(offset)
             assert doc.position_at(offset) == fresh.position_at(offset)
         assert_tree_matches_fresh_parse(doc)
+
+
+# --- negotiated position encodings (Neovim asks for UTF-8 first) ----------------------------
+
+HANGUL_LINE = 'x = "안녕"  # 😀 끝\n'
+
+
+@pytest.mark.parametrize(
+    ("encoding", "column_of_end_quote", "column_of_end"),
+    [
+        # x = "안녕" : 5 ASCII, 2 Hangul, then the closing quote
+        ("utf-16", 7, 16),  # Hangul = 1 unit, emoji = 2 units
+        ("utf-8", 11, 24),  # Hangul = 3 bytes, emoji = 4 bytes
+        ("utf-32", 7, 15),  # one unit per code point
+    ],
+)
+def test_position_encodings(encoding: str, column_of_end_quote: int, column_of_end: int) -> None:
+    store = DocumentStore(encoding=encoding)
+    doc = store.open("file:///enc.py", "python", 1, HANGUL_LINE)
+    quote = HANGUL_LINE.index('"', 5)
+    assert doc.position_at(quote) == Position(line=0, character=column_of_end_quote)
+    assert doc.offset_at(Position(line=0, character=column_of_end_quote)) == quote
+    end = len(HANGUL_LINE) - 1
+    assert doc.position_at(end) == Position(line=0, character=column_of_end)
+    # an edit keeps the encoding, and ranges are read in it
+    doc = store.change(
+        "file:///enc.py",
+        2,
+        [
+            TextDocumentContentChangePartial(
+                range=Range(
+                    start=Position(line=0, character=column_of_end_quote),
+                    end=Position(line=0, character=column_of_end_quote),
+                ),
+                text="요",
+            )
+        ],
+    )
+    assert doc.encoding == encoding
+    assert doc.text == 'x = "안녕요"  # 😀 끝\n'
+
+
+def test_utf8_column_inside_a_character_rounds_down() -> None:
+    doc = DocumentStore(encoding="utf-8").open("file:///r.py", "python", 1, "가나\n")
+    assert doc.offset_at(Position(line=0, character=4)) == 1  # byte 4 is inside "나"

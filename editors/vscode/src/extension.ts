@@ -71,6 +71,24 @@ class CodeSagaLanguageClient extends LanguageClient {
   override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
     super.error(message, data, showNotification === 'force' ? false : showNotification);
   }
+
+  // When the server dies during start-up, vscode-languageclient 9 rejects its
+  // internal start promise before anyone listens to it, and calls `void
+  // this.stop()` on a client that cannot be stopped yet.  Both surface as
+  // "unhandled promise rejection" noise.  Mark them handled here; callers
+  // still see the rejection of the promises they get.
+  override start(): Promise<void> {
+    const result = super.start();
+    const internal = (this as unknown as { _onStart?: Promise<void> })._onStart;
+    internal?.catch(() => undefined);
+    return result;
+  }
+
+  override stop(timeout?: number): Promise<void> {
+    const result = super.stop(timeout);
+    result.catch(() => undefined);
+    return result;
+  }
 }
 
 class ServerErrorHandler implements ErrorHandler {
@@ -227,6 +245,10 @@ class CodeSaga implements vscode.Disposable {
   }
 
   stop(): Promise<void> {
+    if (this.restartTimer !== undefined) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+    }
     return this.enqueue(() => this.stopClient());
   }
 
@@ -337,13 +359,18 @@ class CodeSaga implements vscode.Disposable {
       }
     });
     this.setStatus('starting');
+    let failure: unknown;
     try {
       await client.start();
     } catch (error) {
-      if (this.client === client) {
-        this.setStatus('error', 'failed to start');
-        this.reportStartFailure(cmd, commandLine, error);
-      }
+      failure = error;
+    }
+    // start() can also resolve when the server died during start-up (the
+    // library drops its start promise when the connection closes), so look
+    // at the state too.
+    if (this.client === client && (failure !== undefined || !client.isRunning())) {
+      this.setStatus('error', 'failed to start');
+      this.reportStartFailure(cmd, commandLine, failure ?? new Error('the server exited during start-up'));
     }
   }
 
@@ -387,8 +414,10 @@ class CodeSaga implements vscode.Disposable {
       cmd.setting === 'codesaga.server.pythonPath'
         ? `check that "${cmd.command} -m codesaga --help" works, or change "codesaga.server.pythonPath"`
         : `check that "${cmd.command} --help" works, or change "codesaga.server.path"`;
-    const message = `CodeSaga: the server could not be started (${errorText(error)}). See the log; ${hint}.`;
-    this.log.error(`${commandLine}: ${errorText(error)}`);
+    const text = errorText(error);
+    const reason = /disposed|closed|exited/i.test(text) ? 'it exited during start-up' : text;
+    const message = `CodeSaga: the server could not be started (${reason}). See the log; ${hint}.`;
+    this.log.error(`${commandLine}: ${text}`);
     void this.notify('error', message, cmd.setting, true);
   }
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from codesaga.engine.base import EngineError, Generation, GenerationRequest
 from codesaga.prompts import FimTemplate, detect_family
@@ -121,16 +122,19 @@ class LlamaEngine:
 
         text = ""
         n_out = 0
-        stream = self.llm.create_completion(
-            prompt=tokens,
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            top_k=40,
-            top_p=0.95,
-            repeat_penalty=1.0,
-            stop=list(request.stop) or None,
-            stopping_criteria=llama_cpp.StoppingCriteriaList([stop_now]),
-            stream=True,
+        stream = cast(
+            Iterator[Any],
+            self.llm.create_completion(
+                prompt=tokens,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                top_k=40,
+                top_p=0.95,
+                repeat_penalty=1.0,
+                stop=list(request.stop) or None,
+                stopping_criteria=llama_cpp.StoppingCriteriaList([stop_now]),
+                stream=True,
+            ),
         )
         for chunk in stream:
             text += chunk["choices"][0]["text"]
@@ -139,7 +143,9 @@ class LlamaEngine:
                 break
             if request.should_stop is not None and request.should_stop(text):
                 break
-        stream.close()  # type: ignore[attr-defined]
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # ends the generator: llama-cpp-python stops decoding
         return Generation(
             text=text,
             prompt_tokens=len(tokens),

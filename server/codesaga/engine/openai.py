@@ -64,8 +64,9 @@ class OpenAIEngine:
             with self.client.stream("POST", "/completions", json=body) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise EngineError(f"{self.cfg.base_url}: HTTP {response.status_code}: "
-                                      f"{response.text[:200]}")
+                    raise EngineError(
+                        f"{self.cfg.base_url}: HTTP {response.status_code}: {response.text[:200]}"
+                    )
                 for line in response.iter_lines():
                     if request.cancel.is_set():
                         break

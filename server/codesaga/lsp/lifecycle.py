@@ -1,4 +1,4 @@
-"""Lifecycle and text synchronisation: initialize, initialized, configuration, didOpen/Change/Close."""
+"""Lifecycle and text sync: initialize, initialized, configuration, didOpen/Change/Close."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def register(server: CodeSagaServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: CodeSagaServer, params: types.InitializeParams) -> None:
         ls.locale = params.locale
-        ls.store.encoding = str(ls.workspace.position_encoding or "utf-16")
+        encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        ls.store.encoding = getattr(encoding, "value", str(encoding))
         options = params.initialization_options
         ls.apply_settings(options if isinstance(options, dict) else {})
 
@@ -34,18 +35,25 @@ def register(server: CodeSagaServer) -> None:
         caps = ls.client_capabilities.workspace
         if caps is not None and caps.configuration:
             await ls.pull_configuration()
-        elif isinstance(params.settings, dict) and isinstance(params.settings.get("codesaga"), dict):
+        elif isinstance(params.settings, dict) and isinstance(
+            params.settings.get("codesaga"), dict
+        ):
             ls.apply_settings(params.settings["codesaga"])
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CodeSagaServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
-        ls.store.open(doc.uri, doc.language_id, doc.version, doc.text)
+        try:
+            ls.store.open(doc.uri, doc.language_id, doc.version, doc.text)
+        except (DocumentError, ValueError) as exc:
+            ls.show(f"CodeSaga: cannot open {doc.uri}: {exc}", error=True)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CodeSagaServer, params: types.DidChangeTextDocumentParams) -> None:
         try:
-            ls.store.change(params.text_document.uri, params.text_document.version, params.content_changes)
+            ls.store.change(
+                params.text_document.uri, params.text_document.version, params.content_changes
+            )
         except DocumentError as exc:
             ls.show(f"CodeSaga: change ignored: {exc}", error=True)
 

@@ -87,7 +87,7 @@ class CodeSagaServer(LanguageServer):
         return True
 
     async def pull_configuration(self) -> None:
-        """Ask the client for the ``codesaga`` section, if it supports ``workspace/configuration``."""
+        """Ask the client for the ``codesaga`` section (needs ``workspace/configuration``)."""
         caps = self.client_capabilities.workspace
         if caps is None or not caps.configuration:
             return
@@ -198,4 +198,3 @@ class CodeSagaServer(LanguageServer):
     def cancelled(self) -> JsonRpcException:
         """The error for a request that a newer one superseded."""
         return JsonRpcRequestCancelled("CodeSaga: superseded by a newer request")
-

@@ -184,10 +184,10 @@ def _is_scope(node: Node, rules: _Rules) -> bool:
 def _wrapped_child(wrapper: Node, rules: _Rules) -> Node | None:
     """The scope, or nested wrapper, that ``wrapper`` directly wraps (``None`` if neither)."""
     if wrapper.type == "type_declaration":  # Go: only `type X struct {...}` with one spec
-        spec = wrapper.child(1)
-        if wrapper.child_count != 2 or spec is None or not _is_scope(spec, rules):
+        if wrapper.child_count != 2:
             return None
-        return spec
+        spec = wrapper.child(1)
+        return spec if spec is not None and _is_scope(spec, rules) else None
     for child in wrapper.named_children:
         if child.type in rules.wrappers or _is_scope(child, rules):
             return child
@@ -263,7 +263,7 @@ def _header_end(node: Node) -> int:
             if child.type == "{":
                 return child.end_byte
         return node.end_byte
-    first = body.child(0)
+    first = body.child(0) if body.child_count else None
     if first is not None and first.type == "{" and not first.is_missing:
         return first.end_byte
     return body.start_byte

@@ -22,7 +22,6 @@ moduleApi._load = function (request: string, ...rest: unknown[]) {
   return originalLoad.call(this, request, ...rest);
 };
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const extension = require('../extension') as typeof import('../extension');
 
 const { state } = fake;
@@ -286,7 +285,7 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
     state.settings.set('codesaga.server.pythonPath', wrapper);
     extension.activate(ctx);
     const msg = await waitFor('an error message', () => state.messages.find((m) => m.kind === 'error'));
-    assert.match(msg.message, /could not be started/);
+    assert.match(msg.message, /could not be started \(it exited during start-up\)/);
     assert.match(msg.message, /-m codesaga --help/);
     assert.match(msg.message, /"codesaga\.server\.pythonPath"/);
     await new Promise((r) => setTimeout(r, 200));

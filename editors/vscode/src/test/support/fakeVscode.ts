@@ -6,7 +6,6 @@
  * harmless "deep stub" (callable, constructible, every property another stub),
  * and its name is recorded in `unknownAccesses` to help when it matters.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-this-alias */
 import * as path from 'node:path';
 import { URL, fileURLToPath, pathToFileURL } from 'node:url';
 
