@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
+            _TomlFile(settings_cls, toml_file=config_file()),
         )
 
     def resolved_cache_dir(self) -> Path:
@@ -102,6 +102,22 @@ class Settings(BaseSettings):
         if self.language != "auto":
             return self.language
         return "ko" if (locale or "").lower().startswith("ko") else "en"
+
+
+class _TomlFile(TomlConfigSettingsSource):
+    """The config file, read with the same camelCase keys as the client sends, handed on with
+    field names: the environment source yields field names too, and a key present under both
+    spellings would let the file win over the environment."""
+
+    def __call__(self) -> dict[str, Any]:
+        return _field_names(super().__call__())
+
+
+def _field_names(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        to_snake(key): _field_names(value) if isinstance(value, dict) else value
+        for key, value in data.items()
+    }
 
 
 def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-_SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
-if str(_SERVER_DIR) not in sys.path:  # works whether or not the package is installed
-    sys.path.insert(0, str(_SERVER_DIR))
-
-from codesaga.postprocess import (  # noqa: E402
+from codesaga.postprocess import (
     END_OF_TEXT_MARKERS,
     SINGLE_LINE_TOKEN_CAP,
     CursorContext,

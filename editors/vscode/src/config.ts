@@ -14,8 +14,6 @@ export interface SettingSpec {
   readonly enum?: readonly string[];
   readonly minimum?: number;
   readonly maximum?: number;
-  /** Leave the key out of the server options when it is the empty string (server default). */
-  readonly omitIfEmpty?: boolean;
   /** Expand a leading `~` (paths). */
   readonly path?: boolean;
 }
@@ -36,16 +34,24 @@ export const LANGUAGES = [
   'cpp',
 ] as const;
 
-/** Settings the server reads; same names and defaults as the server's own. */
+/** The server's default for `openai.baseUrl`. */
+export const DEFAULT_OPENAI_BASE_URL = 'http://127.0.0.1:8080/v1';
+
+/**
+ * Settings the server reads; same names, defaults and ranges as the server's
+ * own (server/codesaga/settings.py; a test keeps them in step).  Every key is
+ * always sent, so a value the user clears replaces the one sent before (the
+ * server merges updates over what it already has).
+ */
 export const SERVER_SETTINGS: readonly SettingSpec[] = [
   { key: 'model', type: 'string', default: 'auto', path: true },
   { key: 'backend', type: 'string', default: 'llama', enum: ['llama', 'openai'] },
-  { key: 'openai.baseUrl', type: 'string', default: '', omitIfEmpty: true },
-  { key: 'openai.apiKey', type: 'string', default: '', omitIfEmpty: true },
-  { key: 'openai.model', type: 'string', default: '', omitIfEmpty: true },
+  { key: 'openai.baseUrl', type: 'string', default: DEFAULT_OPENAI_BASE_URL },
+  { key: 'openai.apiKey', type: 'string', default: '' },
+  { key: 'openai.model', type: 'string', default: '' },
   { key: 'gpuLayers', type: 'integer', default: -1, minimum: -1 },
-  { key: 'contextSize', type: 'integer', default: 2048, minimum: 128, maximum: 1048576 },
-  { key: 'maxTokens', type: 'integer', default: 64, minimum: 1, maximum: 32768 },
+  { key: 'contextSize', type: 'integer', default: 2048, minimum: 256, maximum: 131072 },
+  { key: 'maxTokens', type: 'integer', default: 64, minimum: 1, maximum: 2048 },
   { key: 'temperature', type: 'number', default: 0.2, minimum: 0, maximum: 2 },
   { key: 'language', type: 'string', default: 'auto', enum: ['auto', 'ko', 'en'] },
   { key: 'cacheDir', type: 'string', default: '', path: true },
@@ -56,6 +62,7 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     default: 'auto',
     enum: ['auto', 'qwen', 'codellama', 'starcoder', 'deepseek', 'codegemma', 'none'],
   },
+  { key: 'threads', type: 'integer', default: 0, minimum: 0 },
 ];
 
 /** Settings only the extension reads (how to start the server); never sent to the server. */
@@ -67,26 +74,34 @@ export const CLIENT_SETTINGS: readonly SettingSpec[] = [
 
 export const ALL_SETTINGS: readonly SettingSpec[] = [...SERVER_SETTINGS, ...CLIENT_SETTINGS];
 
-/** Registry models offered by "CodeSaga: Pick Model". */
+/** Registry models offered by "CodeSaga: Pick Model" (models/registry.toml; a test keeps them in step). */
 export const MODEL_CHOICES: readonly { readonly name: string; readonly description: string }[] = [
   { name: 'auto', description: 'Let the server choose a model that fits this machine' },
-  { name: 'gemma-3-270m', description: 'Gemma 3 270M: tiny, fast, runs anywhere' },
-  { name: 'bllossom-8b', description: 'Llama 3 Bllossom 8B: Korean and English chat' },
-  { name: 'qwen2.5-coder-1.5b', description: 'Qwen2.5-Coder 1.5B: code completion on a laptop' },
-  { name: 'qwen2.5-coder-7b', description: 'Qwen2.5-Coder 7B: better code, needs a GPU or patience' },
+  { name: 'gemma-3-270m', description: 'Gemma 3 270M: tiny default, installed with CodeSaga (242 MB); prefix-only' },
+  { name: 'qwen2.5-coder-1.5b', description: 'Qwen2.5-Coder 1.5B: fast fill-in-the-middle completions (1.1 GB download)' },
+  { name: 'qwen2.5-coder-7b', description: 'Qwen2.5-Coder 7B: stronger fill-in-the-middle completions; wants a GPU (4.7 GB download)' },
+  { name: 'bllossom-8b', description: 'Llama 3 Bllossom 8B: chat and explanations in Korean (4.9 GB download)' },
 ];
 
+/**
+ * Settings whose change needs a new server process.  Changes to the other
+ * keys are sent to the running server (workspace/didChangeConfiguration),
+ * which applies them and reloads the model when needed.  cacheDir is here
+ * because the server opens its cache once.
+ */
+export const RESTART_KEYS: readonly string[] = ['server.path', 'server.pythonPath', 'server.extraArgs', 'cacheDir'];
+
 export interface OpenAIOptions {
-  baseUrl?: string;
-  apiKey?: string;
-  model?: string;
+  baseUrl: string;
+  apiKey: string;
+  model: string;
 }
 
 /** The nested object sent as `initializationOptions`. */
 export interface ServerOptions {
   model: string;
   backend: string;
-  openai?: OpenAIOptions;
+  openai: OpenAIOptions;
   gpuLayers: number;
   contextSize: number;
   maxTokens: number;
@@ -95,6 +110,7 @@ export interface ServerOptions {
   cacheDir: string;
   logLevel: string;
   fimFamily: string;
+  threads: number;
 }
 
 export interface ClientOnlySettings {
@@ -256,9 +272,8 @@ function unknownKeys(flat: Flat, problems: string[]): void {
 
 /**
  * Maps settings to the server's `initializationOptions`: every server key with
- * its value or default, the `openai.*` keys nested under `openai` (left out
- * while empty), client-only `server.*` keys dropped, invalid values replaced
- * and reported.
+ * its value or default, the `openai.*` keys nested under `openai`, client-only
+ * `server.*` keys dropped, invalid values replaced and reported.
  */
 export function toServerOptions(settings: unknown, options: MapOptions = {}): ConfigResult<ServerOptions> {
   const flat = flattenSettings(settings);
@@ -269,9 +284,6 @@ export function toServerOptions(settings: unknown, options: MapOptions = {}): Co
     let value = checkSetting(spec, flat[spec.key], problems);
     if (spec.path && typeof value === 'string') {
       value = expandHome(value, options.homeDir);
-    }
-    if (spec.omitIfEmpty && value === '') {
-      continue;
     }
     const dot = spec.key.indexOf('.');
     if (dot < 0) {
@@ -309,12 +321,9 @@ export function toClientSettings(settings: unknown): ConfigResult<ClientOnlySett
 
 /** A copy of the server options that is safe to write to a log. */
 export function redactServerOptions(options: ServerOptions): ServerOptions {
-  const copy: ServerOptions = { ...options };
-  if (options.openai) {
-    copy.openai = { ...options.openai };
-    if (copy.openai.apiKey) {
-      copy.openai.apiKey = '***';
-    }
+  const copy: ServerOptions = { ...options, openai: { ...options.openai } };
+  if (copy.openai.apiKey) {
+    copy.openai.apiKey = '***';
   }
   return copy;
 }

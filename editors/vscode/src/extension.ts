@@ -13,6 +13,8 @@ import * as vscode from 'vscode';
 import {
   CloseAction,
   CloseHandlerResult,
+  CompletionRequest,
+  DynamicFeature,
   ErrorAction,
   ErrorHandler,
   ErrorHandlerResult,
@@ -22,10 +24,12 @@ import {
   ResponseError,
   RevealOutputChannelOn,
   State,
+  StaticFeature,
 } from 'vscode-languageclient/node';
 import {
   ALL_SETTINGS,
   LANGUAGES,
+  RESTART_KEYS,
   MODEL_CHOICES,
   SECTION,
   isModelPath,
@@ -63,11 +67,23 @@ const RESTART_WINDOW_MS = 3 * 60 * 1000;
 const RESTART_DEBOUNCE_MS = 500;
 
 /**
- * LanguageClient whose own "couldn't start" / "connection closed" pop-ups are
- * kept in the log only: the extension shows its own, which name the setting
- * to change.
+ * LanguageClient without the completion-list feature, and whose own "couldn't
+ * start" / "connection closed" pop-ups are kept in the log only: the
+ * extension shows its own, which name the setting to change.
  */
 class CodeSagaLanguageClient extends LanguageClient {
+  // The server also offers its suggestion as a textDocument/completion item,
+  // for editors without inline completion.  VS Code has inline completion, so
+  // leave that feature out: the suggestion shows once, as ghost text, and the
+  // model is not asked twice per keystroke.
+  override registerFeature(feature: StaticFeature | DynamicFeature<unknown>): void {
+    const method = (feature as Partial<DynamicFeature<unknown>>).registrationType?.method;
+    if (method === CompletionRequest.method) {
+      return;
+    }
+    super.registerFeature(feature);
+  }
+
   override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
     super.error(message, data, showNotification === 'force' ? false : showNotification);
   }
@@ -174,9 +190,17 @@ class CodeSaga implements vscode.Disposable {
     register('codesaga.showLog', () => this.log.show());
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(SECTION)) {
-          this.log.info('CodeSaga settings changed; restarting the server.');
+        // The language client sends every codesaga change to the server
+        // (synchronize.configurationSection), which applies it and reloads
+        // the model when needed.  Only what the process is started with
+        // needs a restart.
+        const changed = RESTART_KEYS.filter((key) => e.affectsConfiguration(`${SECTION}.${key}`));
+        if (changed.length > 0) {
+          this.log.info(`${changed.map((k) => `${SECTION}.${k}`).join(', ')} changed; restarting the server.`);
           this.scheduleRestart();
+        } else if (e.affectsConfiguration(SECTION)) {
+          this.log.info('CodeSaga settings changed; sent to the server.');
+          this.warnAboutSettings();
         }
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.scheduleRestart()),
@@ -277,14 +301,7 @@ class CodeSaga implements vscode.Disposable {
     const server = toServerOptions(settings, { homeDir: ctx.homeDir });
     const clientSettings = toClientSettings(settings);
     const cmd = resolveServerCommand(clientSettings.value, ctx);
-    const problems = [...server.problems, ...clientSettings.problems, ...cmd.problems];
-    for (const problem of problems) {
-      this.log.warn(problem);
-    }
-    if (problems.length > 0) {
-      const more = problems.length > 1 ? ` (and ${problems.length - 1} more, see the log)` : '';
-      void this.notify('warning', `CodeSaga: ${problems[0]}${more}`, cmd.setting);
-    }
+    this.reportProblems([...server.problems, ...clientSettings.problems, ...cmd.problems]);
 
     const executable = this.locate(cmd, clientSettings.value.path, ctx);
     if (executable === undefined) {
@@ -375,6 +392,22 @@ class CodeSaga implements vscode.Disposable {
   }
 
   // ------------------------------------------------------------- messages
+
+  /** Checks the server settings again after a change that did not restart. */
+  private warnAboutSettings(): void {
+    this.reportProblems(toServerOptions(this.readSettings(), { homeDir: os.homedir() }).problems);
+  }
+
+  private reportProblems(problems: readonly string[]): void {
+    for (const problem of problems) {
+      this.log.warn(problem);
+    }
+    if (problems.length > 0) {
+      const more = problems.length > 1 ? ` (and ${problems.length - 1} more, see the log)` : '';
+      const setting = /^(codesaga\.[\w.]+)/.exec(problems[0])?.[1] ?? SECTION;
+      void this.notify('warning', `CodeSaga: ${problems[0]}${more}`, setting);
+    }
+  }
 
   private async notify(kind: 'error' | 'warning', message: string, setting: string, retry = false): Promise<void> {
     const actions = ['Open Settings', 'Show Log', ...(retry ? ['Retry'] : [])];

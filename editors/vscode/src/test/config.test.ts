@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import {
   CLIENT_SETTINGS,
+  RESTART_KEYS,
   SERVER_SETTINGS,
   checkSetting,
   expandHome,
@@ -23,6 +24,8 @@ const DEFAULTS = {
   cacheDir: '',
   logLevel: 'info',
   fimFamily: 'auto',
+  threads: 0,
+  openai: { baseUrl: 'http://127.0.0.1:8080/v1', apiKey: '', model: '' },
 };
 
 describe('toServerOptions', () => {
@@ -58,12 +61,12 @@ describe('toServerOptions', () => {
     });
     assert.deepEqual(problems, []);
     assert.equal(value.model, 'qwen2.5-coder-1.5b');
-    assert.deepEqual(value.openai, { baseUrl: 'http://h/v1' });
+    assert.deepEqual(value.openai, { baseUrl: 'http://h/v1', apiKey: '', model: '' });
   });
 
-  it('leaves out empty openai values, and openai altogether when all are empty', () => {
-    assert.equal(toServerOptions({ 'openai.baseUrl': '', 'openai.apiKey': '' }).value.openai, undefined);
-    assert.deepEqual(toServerOptions({ 'openai.model': 'm', 'openai.apiKey': '' }).value.openai, { model: 'm' });
+  it('always sends every openai key, so a cleared value replaces the old one', () => {
+    const { value } = toServerOptions({ 'openai.baseUrl': '  ', 'openai.apiKey': '', 'openai.model': 'm' });
+    assert.deepEqual(value.openai, { baseUrl: 'http://127.0.0.1:8080/v1', apiKey: '', model: 'm' });
   });
 
   it('drops the client-only server.* keys without complaint', () => {
@@ -96,11 +99,12 @@ describe('toServerOptions', () => {
   });
 
   it('clamps integers to their range and reports it', () => {
-    const { value, problems } = toServerOptions({ gpuLayers: -5, contextSize: 10, maxTokens: 100000 });
+    const { value, problems } = toServerOptions({ gpuLayers: -5, contextSize: 10, maxTokens: 100000, threads: -1 });
     assert.equal(value.gpuLayers, -1);
-    assert.equal(value.contextSize, 128);
-    assert.equal(value.maxTokens, 32768);
-    assert.equal(problems.length, 3);
+    assert.equal(value.contextSize, 256);
+    assert.equal(value.maxTokens, 2048);
+    assert.equal(value.threads, 0);
+    assert.equal(problems.length, 4);
     assert.match(problems[0], /codesaga\.gpuLayers: -5 is below the minimum -1/);
   });
 
@@ -113,11 +117,11 @@ describe('toServerOptions', () => {
   });
 
   it('keeps valid numbers as they are', () => {
-    const { value, problems } = toServerOptions({ gpuLayers: 0, contextSize: 8192, maxTokens: 256, temperature: 0 });
+    const { value, problems } = toServerOptions({ gpuLayers: 0, contextSize: 8192, maxTokens: 256, temperature: 0, threads: 4 });
     assert.deepEqual(problems, []);
     assert.deepEqual(
-      [value.gpuLayers, value.contextSize, value.maxTokens, value.temperature],
-      [0, 8192, 256, 0],
+      [value.gpuLayers, value.contextSize, value.maxTokens, value.temperature, value.threads],
+      [0, 8192, 256, 0, 4],
     );
   });
 
@@ -145,6 +149,11 @@ describe('toServerOptions', () => {
   it('is JSON round-trippable (sent over the wire)', () => {
     const { value } = toServerOptions({ 'openai.baseUrl': 'u' });
     assert.deepEqual(JSON.parse(JSON.stringify(value)), value);
+  });
+
+  it('never sends a key the server does not know', () => {
+    const { value } = toServerOptions({ 'server.path': 'x', foo: 1 });
+    assert.deepEqual(Object.keys(value).sort(), Object.keys(DEFAULTS).sort());
   });
 });
 
@@ -190,12 +199,20 @@ describe('helpers', () => {
     assert.equal(expandHome('~/a', undefined), '~/a');
   });
 
+  it('RESTART_KEYS are settings', () => {
+    const keys = new Set([...SERVER_SETTINGS, ...CLIENT_SETTINGS].map((s) => s.key));
+    for (const key of RESTART_KEYS) {
+      assert.ok(keys.has(key), key);
+    }
+  });
+
   it('redactServerOptions hides the API key without touching the original', () => {
     const { value } = toServerOptions({ 'openai.apiKey': 'secret', 'openai.model': 'm' });
     const red = redactServerOptions(value);
-    assert.equal(red.openai?.apiKey, '***');
-    assert.equal(red.openai?.model, 'm');
-    assert.equal(value.openai?.apiKey, 'secret');
+    assert.equal(red.openai.apiKey, '***');
+    assert.equal(red.openai.model, 'm');
+    assert.equal(value.openai.apiKey, 'secret');
+    assert.equal(redactServerOptions(toServerOptions({}).value).openai.apiKey, '');
   });
 
   it('isModelPath', () => {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { ALL_SETTINGS, CLIENT_SETTINGS, LANGUAGES, SERVER_SETTINGS } from '../config';
+import { ALL_SETTINGS, CLIENT_SETTINGS, LANGUAGES, MODEL_CHOICES, SERVER_SETTINGS } from '../config';
 
 // out/test/ -> the extension folder
 const root = path.resolve(__dirname, '..', '..');
@@ -35,6 +35,7 @@ const SERVER_KEYS = [
   'cacheDir',
   'logLevel',
   'fimFamily',
+  'threads',
 ];
 const CLIENT_KEYS = ['server.path', 'server.pythonPath', 'server.extraArgs'];
 
@@ -72,7 +73,7 @@ describe('package.json contributes.configuration', () => {
     assert.deepEqual(defaults, {
       'codesaga.model': 'auto',
       'codesaga.backend': 'llama',
-      'codesaga.openai.baseUrl': '',
+      'codesaga.openai.baseUrl': 'http://127.0.0.1:8080/v1',
       'codesaga.openai.apiKey': '',
       'codesaga.openai.model': '',
       'codesaga.gpuLayers': -1,
@@ -83,6 +84,7 @@ describe('package.json contributes.configuration', () => {
       'codesaga.cacheDir': '',
       'codesaga.logLevel': 'info',
       'codesaga.fimFamily': 'auto',
+      'codesaga.threads': 0,
       'codesaga.server.path': 'codesaga',
       'codesaga.server.pythonPath': '',
       'codesaga.server.extraArgs': [],
@@ -135,5 +137,133 @@ describe('package.json manifest', () => {
 
   it('ships vscode-languageclient as a runtime dependency', () => {
     assert.ok(pkg.dependencies['vscode-languageclient']);
+  });
+});
+
+// ---------------------------------------------------------------- the server
+
+const repoRoot = path.resolve(root, '..', '..');
+const settingsPy = path.join(repoRoot, 'server', 'codesaga', 'settings.py');
+const registryToml = path.join(repoRoot, 'models', 'registry.toml');
+
+interface PyField {
+  key: string;
+  default: unknown;
+  enum?: string[];
+  minimum?: number;
+  maximum?: number;
+}
+
+const camel = (snake: string): string => snake.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+function pyLiteral(text: string): unknown {
+  const t = text.trim();
+  if (/^-?\d+(\.\d+)?$/.test(t)) {
+    return Number(t);
+  }
+  const str = /^"(.*)"$|^'(.*)'$/.exec(t);
+  if (str) {
+    return str[1] ?? str[2];
+  }
+  return undefined;
+}
+
+function literalValues(annotation: string, aliases: Map<string, string[]>): string[] | undefined {
+  const lit = /Literal\[([^\]]*)\]/.exec(annotation);
+  if (lit) {
+    return lit[1].split(',').map((v) => pyLiteral(v) as string);
+  }
+  return aliases.get(annotation.trim());
+}
+
+/** The fields of one pydantic class in settings.py: `name: annotation = default` or `= Field(default, ge=, le=)`. */
+function pyFields(source: string, className: string, aliases: Map<string, string[]>): PyField[] {
+  const start = source.indexOf(`class ${className}(`);
+  assert.ok(start >= 0, `class ${className} in settings.py`);
+  const rest = source.slice(start).split('\n').slice(1);
+  const body: string[] = [];
+  for (const line of rest) {
+    if (line.trim() !== '' && !line.startsWith(' ')) {
+      break;
+    }
+    body.push(line);
+  }
+  // Join statements spread over several lines (open parentheses).
+  const statements: string[] = [];
+  let current = '';
+  let depth = 0;
+  for (const line of body) {
+    if (depth === 0 && !/^ {4}\w+: /.test(line)) {
+      continue;
+    }
+    current += ` ${line.trim()}`;
+    depth += (line.match(/[([]/g) ?? []).length - (line.match(/[)\]]/g) ?? []).length;
+    if (depth <= 0) {
+      statements.push(current.trim());
+      current = '';
+      depth = 0;
+    }
+  }
+  const fields: PyField[] = [];
+  for (const st of statements) {
+    const m = /^(\w+): (.+?) = (.+)$/.exec(st);
+    if (!m || m[1] === 'model_config') {
+      continue;
+    }
+    const [, name, annotation, value] = m;
+    const field: PyField = { key: camel(name), default: undefined };
+    const call = /^Field\((.*)\)$/.exec(value);
+    if (call) {
+      const args = call[1].split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/).map((a) => a.trim());
+      field.default = pyLiteral(args[0]);
+      for (const arg of args.slice(1)) {
+        const kw = /^(ge|le)=(.+)$/.exec(arg);
+        if (kw) {
+          field[kw[1] === 'ge' ? 'minimum' : 'maximum'] = Number(kw[2]);
+        }
+      }
+    } else {
+      field.default = pyLiteral(value);
+    }
+    field.enum = literalValues(annotation, aliases);
+    fields.push(field);
+  }
+  return fields;
+}
+
+describe('agreement with the server', () => {
+  it('settings.py has the same keys, defaults, enums and ranges', { skip: !fs.existsSync(settingsPy) && 'no server/ beside this folder' }, () => {
+    const source = fs.readFileSync(settingsPy, 'utf8');
+    const aliases = new Map<string, string[]>();
+    for (const m of source.matchAll(/^(\w+) = (Literal\[[^\]]*\])/gm)) {
+      aliases.set(m[1], literalValues(m[2], new Map()) ?? []);
+    }
+    const openai = pyFields(source, 'OpenAISettings', aliases);
+    const settings = pyFields(source, 'Settings', aliases);
+    const server: PyField[] = [];
+    for (const f of settings) {
+      if (f.key === 'openai') {
+        server.push(...openai.map((o) => ({ ...o, key: `openai.${o.key}` })));
+      } else {
+        server.push(f);
+      }
+    }
+    assert.deepEqual(server.map((f) => f.key).sort(), SERVER_SETTINGS.map((s) => s.key).sort());
+    for (const f of server) {
+      const spec = SERVER_SETTINGS.find((s) => s.key === f.key)!;
+      assert.deepEqual(spec.default, f.default, `default of ${f.key}`);
+      assert.deepEqual(spec.enum, f.enum, `enum of ${f.key}`);
+      assert.equal(spec.minimum, f.minimum, `minimum of ${f.key}`);
+      assert.equal(spec.maximum, f.maximum, `maximum of ${f.key}`);
+    }
+  });
+
+  it('Pick Model offers the models of models/registry.toml', { skip: !fs.existsSync(registryToml) && 'no models/registry.toml' }, () => {
+    const names = [...fs.readFileSync(registryToml, 'utf8').matchAll(/^\[models\."([^"]+)"\]/gm)].map((m) => m[1]);
+    assert.ok(names.length > 0);
+    assert.deepEqual(
+      MODEL_CHOICES.map((m) => m.name).filter((n) => n !== 'auto').sort(),
+      names.sort(),
+    );
   });
 });

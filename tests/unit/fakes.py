@@ -1,0 +1,46 @@
+"""A scripted engine for fast unit tests of server logic (never the proof a feature works)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from codesaga.engine import Generation, GenerationRequest
+from codesaga.prompts import FimTemplate, fim_templates
+
+
+@dataclass
+class FakeEngine:
+    """Answers every prompt with ``answer``; with ``block`` it waits until cancelled."""
+
+    answer: str = "result"
+    family: str = "none"
+    n_ctx: int = 2048
+    block: bool = False
+    model_id: str = "fake:1"
+    prompts: list[str] = field(default_factory=list)
+    started: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def template(self) -> FimTemplate:
+        return fim_templates()[self.family]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        self.prompts.append(request.prompt)
+        self.started.set()
+        if self.block:
+            request.cancel.wait(10)
+        return Generation(
+            text="" if request.cancel.is_set() else self.answer,
+            prompt_tokens=self.count_tokens(request.prompt),
+            reused_tokens=0,
+            completion_tokens=1,
+            seconds=0.0,
+            cancelled=request.cancel.is_set(),
+        )
+
+    def close(self) -> None:
+        pass

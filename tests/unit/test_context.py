@@ -1,0 +1,83 @@
+"""Context building: token-budgeted windows on line boundaries, scope and imports kept."""
+
+from __future__ import annotations
+
+from lsprotocol.types import Position
+
+from codesaga.context import SNAP_LINES, Budget, LineTokens, build_completion_context
+from codesaga.documents import DocumentStore
+from codesaga.postprocess import Mode
+
+
+def count(text: str) -> int:
+    return len(text) // 4 + 1
+
+
+def python_doc(n_filler: int):  # noqa: ANN201
+    body = "".join(f"        total += {i}\n" for i in range(n_filler))
+    text = (
+        "import os\nfrom pathlib import Path\n\n\n"
+        "class Report:\n"
+        "    def total(self, values):\n"
+        "        total = 0\n" + body + "        return \n\n"
+        "    def other(self):\n        pass\n"
+    )
+    return DocumentStore().open("file:///r.py", "python", 1, text), text
+
+
+def test_small_file_has_everything_in_the_window() -> None:
+    doc, text = python_doc(3)
+    line = text.splitlines().index("        return ")
+    ctx = build_completion_context(
+        doc, Position(line=line, character=15), LineTokens(count), Budget(500, 200, 100)
+    )
+    assert ctx.prefix == text[: ctx.offset]
+    assert ctx.context == ""  # nothing lies outside the window
+    assert ctx.suffix.startswith("\n\n    def other(self):")
+    assert ctx.cursor.line_prefix == "        return "
+    assert ctx.mode is Mode.SINGLE_LINE
+
+
+def test_window_on_snapped_line_boundary_keeps_imports_and_scope() -> None:
+    doc, text = python_doc(400)
+    line = text.splitlines().index("        return ")
+    ctx = build_completion_context(
+        doc, Position(line=line, character=15), LineTokens(count), Budget(300, 50, 100)
+    )
+    assert ctx.window_start_line % SNAP_LINES == 0
+    assert ctx.prefix.startswith("        total += ")  # a whole line
+    assert sum(count(x + "\n") for x in ctx.prefix.splitlines()) <= 300
+    assert ctx.context == (
+        "import os\nfrom pathlib import Path\nclass Report:\n    def total(self, values):\n"
+    )
+    assert sum(count(x + "\n") for x in ctx.suffix.splitlines()[1:]) <= 50
+
+
+def test_window_start_is_stable_while_typing() -> None:
+    doc, text = python_doc(400)
+    line = text.splitlines().index("        return ")
+    budget, tokens = Budget(300, 50, 100), LineTokens(count)
+    first = build_completion_context(doc, Position(line=line, character=15), tokens, budget)
+    store = DocumentStore()
+    typed = store.open(
+        "file:///r.py", "python", 1, text.replace("        return ", "        return t")
+    )
+    second = build_completion_context(typed, Position(line=line, character=16), tokens, budget)
+    assert second.window_start_line == first.window_start_line
+    assert second.prefix.startswith(first.prefix)
+
+
+def test_block_opener_gives_multi_line() -> None:
+    text = "def f(x):\n    \n\ndef g():\n    pass\n"
+    doc = DocumentStore().open("file:///m.py", "python", 1, text)
+    ctx = build_completion_context(
+        doc, Position(line=1, character=4), LineTokens(count), Budget(500, 100, 100)
+    )
+    assert ctx.mode is Mode.MULTI_LINE
+
+
+def test_budget_split() -> None:
+    fim = Budget.for_window(2048, 64, uses_suffix=True)
+    prefix_only = Budget.for_window(2048, 64, uses_suffix=False)
+    assert fim.prefix + fim.suffix + fim.context <= 2048 - 64
+    assert prefix_only.prefix > fim.prefix

@@ -1,0 +1,83 @@
+"""The completion pipeline with a scripted engine: cache, type-through, latest-wins, healing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol.types import Position
+
+from codesaga.cache import CompletionCache
+from codesaga.documents import DocumentStore
+from codesaga.pipeline import Completer
+from codesaga.scheduler import Scheduler, Superseded
+
+from .fakes import FakeEngine
+
+TEXT = "def area(w, h):\n    return \n"
+END = Position(line=1, character=11)
+
+
+def completer(engine: FakeEngine, cache: CompletionCache | None = None) -> Completer:
+    return Completer(engine, Scheduler(), cache, max_tokens=32, temperature=0.0)
+
+
+async def test_model_then_cache(tmp_path: Path) -> None:
+    engine = FakeEngine(answer=" w * h\n")
+    c = completer(engine, CompletionCache(tmp_path))
+    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
+    first = await c.complete(doc, END)
+    assert (first.text, first.source) == ("w * h", "model")
+    # the trailing space after `return` is healed: not in the prompt, removed from the answer
+    assert engine.prompts[0].endswith("return")
+    c2 = completer(FakeEngine(answer="unused"), CompletionCache(tmp_path))
+    again = await c2.complete(doc, END)
+    assert (again.text, again.source) == ("w * h", "cache")
+
+
+async def test_type_through() -> None:
+    engine = FakeEngine(answer=" width * height")
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    await c.complete(doc, END)
+    typed = store.open("file:///a.py", "python", 2, TEXT.replace("return ", "return wid"))
+    hit = await c.complete(typed, Position(line=1, character=14))
+    assert (hit.text, hit.source) == ("th * height", "type-through")
+    assert len(engine.prompts) == 1
+
+
+async def test_newer_request_supersedes_older() -> None:
+    engine = FakeEngine(block=True)
+    c = completer(engine)
+    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
+    older = asyncio.ensure_future(c.complete(doc, END))
+    await asyncio.to_thread(engine.started.wait, 5)
+    engine.block = False
+    newer = await c.complete(doc, Position(line=0, character=4))
+    with pytest.raises(Superseded):
+        await older
+    assert newer.source == "model"
+
+
+async def test_cancelled_task_stops_the_generation() -> None:
+    engine = FakeEngine(block=True)
+    c = completer(engine)
+    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
+    task = asyncio.ensure_future(c.complete(doc, END))
+    await asyncio.to_thread(engine.started.wait, 5)
+    task.cancel()  # what pygls does on $/cancelRequest
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    engine.block = False
+    assert (await c.complete(doc, Position(line=0, character=4))).source == "model"
+
+
+def test_scheduler_sets_the_previous_event() -> None:
+    s = Scheduler()
+    first = s.begin("doc")
+    second = s.begin("doc")
+    other = s.begin("other")
+    assert first.is_set() and not second.is_set() and not other.is_set()
+    s.shutdown()
