@@ -137,8 +137,10 @@ class LlamaEngine:
             ),
         )
         for chunk in stream:
-            text += chunk["choices"][0]["text"]
-            n_out += 1
+            choice = chunk["choices"][0]
+            text += choice["text"]
+            if choice.get("finish_reason") is None:  # the closing chunk carries no token
+                n_out += 1
             if request.cancel.is_set():
                 break
             if request.should_stop is not None and request.should_stop(text):

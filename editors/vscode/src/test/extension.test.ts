@@ -91,6 +91,8 @@ const DEFAULTS = {
   cacheDir: '',
   logLevel: 'info',
   fimFamily: 'auto',
+  threads: 0,
+  openai: { baseUrl: 'http://127.0.0.1:8080/v1', apiKey: '', model: '' },
 };
 
 describe('extension with a fake VS Code and a fake server', { skip }, () => {
@@ -144,12 +146,14 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
       ...DEFAULTS,
       model: 'gemma-3-270m',
       maxTokens: 32,
-      openai: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-secret' },
+      openai: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-secret', model: '' },
     };
     const init = log.find((e) => e.method === 'initialize');
     assert.ok(init);
     assert.deepEqual(init.params.initializationOptions, expected);
     assert.ok(init.params.capabilities.textDocument.inlineCompletion, 'proposed inline completion feature is on');
+    assert.equal(init.params.capabilities.textDocument.completion, undefined, 'no completion-list fallback');
+    assert.equal(init.params.capabilities.workspace.configuration, true);
     assert.deepEqual(configAnswer.result, [expected]);
 
     const channel = state.channel('CodeSaga');
@@ -223,34 +227,45 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
     assert.deepEqual(state.messages, []);
   });
 
-  it('picks a model into the global settings and restarts the server with it', async () => {
+  it('picks a model into the global settings; the running server gets it', async () => {
     extension.activate(ctx);
-    await waitFor('the first server', () => readLog().some((e) => e.method === 'initialized'));
+    await waitFor('the first configuration answer', () => readLog().some((e) => e.response === 'workspace/configuration'));
 
     state.quickPickAnswer = (items) => {
       assert.deepEqual(
         items.filter((i) => i.value).map((i) => i.label),
-        ['auto', 'gemma-3-270m', 'bllossom-8b', 'qwen2.5-coder-1.5b', 'qwen2.5-coder-7b'],
+        ['auto', 'gemma-3-270m', 'qwen2.5-coder-1.5b', 'qwen2.5-coder-7b', 'bllossom-8b'],
       );
+      assert.equal(items[0].description, '(current)');
       assert.ok(items.some((i) => i.browse));
       return items.find((i) => i.label === 'qwen2.5-coder-1.5b');
     };
     await runCommand('codesaga.pickModel');
     assert.deepEqual(state.globalUpdates, [{ key: 'codesaga.model', value: 'qwen2.5-coder-1.5b' }]);
 
-    const second = await waitFor('a second initialize', () =>
-      readLog().filter((e) => e.method === 'initialize')[1],
+    const answer = await waitFor('the new model in a configuration answer', () =>
+      readLog().find((e) => e.response === 'workspace/configuration' && e.result?.[0]?.model === 'qwen2.5-coder-1.5b'),
     );
-    assert.equal(second.params.initializationOptions.model, 'qwen2.5-coder-1.5b');
-    const log = readLog();
-    assert.equal(log.filter((e) => e.argv).length, 2);
-    assert.ok(log.some((e) => e.method === 'shutdown'), 'the first server was shut down');
+    assert.deepEqual(answer.result, [{ ...DEFAULTS, model: 'qwen2.5-coder-1.5b' }]);
+    assert.ok(readLog().some((e) => e.method === 'workspace/didChangeConfiguration'));
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(readLog().filter((e) => e.argv).length, 1, 'no restart for a model change');
 
     // Browse for a file.
     state.quickPickAnswer = (items) => items.find((i) => i.browse);
     state.openDialogAnswer = [fake.Uri.file(path.join(tmp, 'my model.gguf'))];
     await runCommand('codesaga.pickModel');
     assert.deepEqual(state.globalUpdates[1], { key: 'codesaga.model', value: path.join(tmp, 'my model.gguf') });
+  });
+
+  it('restarts the server when a codesaga.server.* setting changes', async () => {
+    extension.activate(ctx);
+    await waitFor('the first server', () => readLog().some((e) => e.method === 'initialized'));
+    state.change({ 'codesaga.server.extraArgs': ['--log-file', '/tmp/x.log'] });
+    const second = await waitFor('a second server', () => readLog().filter((e) => e.argv)[1]);
+    assert.deepEqual(second.argv, ['serve', '--log-file', '/tmp/x.log']);
+    assert.ok(readLog().some((e) => e.method === 'shutdown'), 'the first server was shut down');
+    await waitFor('the second initialize', () => readLog().filter((e) => e.method === 'initialize')[1]);
   });
 
   it('shuts the server down on deactivate', async () => {
@@ -291,6 +306,16 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(state.messages.filter((m) => m.kind === 'error').length, 1, 'one notification, not the client library one too');
     assert.match(state.channel('CodeSaga')?.text ?? '', /No module named codesaga/);
+  });
+
+  it('restarts a crashed server, and gives up after 5 crashes in 3 minutes', async () => {
+    process.env.CODESAGA_FAKE_MODE = 'crash-after-start';
+    extension.activate(ctx);
+    const msg = await waitFor('the give-up message', () => state.messages.find((m) => m.kind === 'error'), 20_000);
+    assert.match(msg.message, /stopped 5 times in 3 minutes/);
+    assert.deepEqual(msg.items, ['Show Log', 'Restart Server']);
+    assert.equal(readLog().filter((e) => e.argv).length, 5);
+    assert.equal(state.messages.length, 1, 'no other pop-ups');
   });
 
   it('warns about an invalid setting and sends the default instead', async () => {

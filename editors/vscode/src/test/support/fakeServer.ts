@@ -66,10 +66,17 @@ function handle(msg: Incoming): void {
       });
       break;
     case 'initialized':
+      if (process.env.CODESAGA_FAKE_MODE === 'crash-after-start') {
+        setTimeout(() => process.exit(2), 50);
+      }
       request('workspace/configuration', { items: [{ section: 'codesaga' }] });
       request('window/workDoneProgress/create', { token: 'load' });
       send({ method: '$/progress', params: { token: 'load', value: { kind: 'begin', title: 'Loading model' } } });
       send({ method: '$/progress', params: { token: 'load', value: { kind: 'end' } } });
+      break;
+    case 'workspace/didChangeConfiguration':
+      // Like the real server: pull the section again.
+      request('workspace/configuration', { items: [{ section: 'codesaga' }] });
       break;
     case 'textDocument/inlineCompletion': {
       const pos = msg.params.position;
