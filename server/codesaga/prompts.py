@@ -8,7 +8,7 @@ with ``StrictUndefined`` so a missing variable is an error, not an empty string)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -118,3 +118,31 @@ def detect_family(
 def stop_strings(tpl: FimTemplate, extra: Sequence[str] = ()) -> list[str]:
     """The template's stop strings plus ``extra`` (e.g. ``"\\n"`` for single-line mode)."""
     return [*tpl.stop, *extra]
+
+
+@dataclass(frozen=True)
+class ChatFallback:
+    """``prompts/chat.yaml``: the chat format for models without a chat template."""
+
+    stop: tuple[str, ...]
+    source: str
+
+    def render(self, messages: Sequence[Mapping[str, str]]) -> str:
+        """The prompt for ``messages`` (dicts with ``role`` and ``content``)."""
+        try:
+            return _compile(self.source).render(messages=list(messages))
+        except jinja2.TemplateError as exc:
+            raise PromptError(f"chat.yaml: {exc}") from exc
+
+
+@cache
+def chat_fallback() -> ChatFallback:
+    """Load ``prompts/chat.yaml`` (PromptError when missing or malformed)."""
+    path = prompts_dir() / "chat.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        fallback = ChatFallback(stop=tuple(data.get("stop") or ()), source=str(data["template"]))
+        _compile(fallback.source)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, jinja2.TemplateError) as exc:
+        raise PromptError(f"chat.yaml: {exc}") from exc
+    return fallback

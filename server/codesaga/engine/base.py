@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from codesaga.prompts import FimTemplate
+
+
+class ChatMessage(TypedDict):
+    """One turn of a conversation: role is ``system``, ``user`` or ``assistant``."""
+
+    role: str
+    content: str
 
 
 class EngineError(Exception):
@@ -29,6 +36,8 @@ class GenerationRequest:
     stop: list[str] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     should_stop: Callable[[str], bool] | None = None
+    on_text: Callable[[str], None] | None = None
+    """Called with each new piece of text as it is decoded (streaming)."""
 
 
 @dataclass
@@ -67,6 +76,11 @@ class Engine(Protocol):
 
         Raises EngineError when the prompt does not fit the context window.
         """
+        ...
+
+    def chat(self, messages: Sequence[ChatMessage], request: GenerationRequest) -> Generation:
+        """Answer a conversation (``request.prompt`` is ignored; the messages are formatted with
+        the model's own chat template, or ``prompts/chat.yaml`` when it has none)."""
         ...
 
     def close(self) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from codesaga.engine.base import EngineError, Generation, GenerationRequest
-from codesaga.prompts import FimTemplate, detect_family
+from codesaga.engine.base import ChatMessage, EngineError, Generation, GenerationRequest
+from codesaga.prompts import FimTemplate, chat_fallback, detect_family
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,46 @@ class LlamaEngine:
         held = self.llm._input_ids[: self.llm.n_tokens].tolist()
         return int(self.llm.longest_token_prefix(held, tokens))
 
+    def chat_prompt(self, messages: Sequence[ChatMessage]) -> tuple[str, list[str]]:
+        """Format ``messages`` with the GGUF's own chat template (``tokenizer.chat_template``,
+        through llama-cpp-python's Jinja2 chat formatter), or with ``prompts/chat.yaml`` when
+        the model has none. Returns (prompt text, stop strings)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.metadata.get("tokenizer.chat_template")
+        if not template:
+            fallback = chat_fallback()
+            return fallback.render([dict(m) for m in messages]), list(fallback.stop)
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(self.llm.token_eos()),
+            bos_token=self._token_text(self.llm.token_bos()),
+        )
+        response = formatter(messages=cast(Any, [dict(m) for m in messages]))
+        stop = response.stop or []
+        return response.prompt, [stop] if isinstance(stop, str) else list(stop)
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def chat(self, messages: Sequence[ChatMessage], request: GenerationRequest) -> Generation:
+        """Answer a conversation; see :class:`codesaga.engine.Engine`."""
+        prompt, stop = self.chat_prompt(messages)
+        request.prompt = prompt
+        request.stop = [*request.stop, *stop]
+        return self.generate(request)
+
     def generate(self, request: GenerationRequest) -> Generation:
         """Stream a completion of ``request.prompt``; see :class:`codesaga.engine.Engine`."""
         import llama_cpp
 
         started = time.perf_counter()
-        tokens = self.tokenize(request.prompt, bos=True)
+        bos_text = self._token_text(self.llm.token_bos())
+        # a chat template may already write the BOS token as text
+        add_bos = not (bos_text and request.prompt.startswith(bos_text))
+        tokens = self.tokenize(request.prompt, bos=add_bos)
         if len(tokens) + 1 >= self.n_ctx:
             raise EngineError(
                 f"prompt of {len(tokens)} tokens does not fit the context window ({self.n_ctx})"
@@ -141,6 +175,8 @@ class LlamaEngine:
             text += choice["text"]
             if choice.get("finish_reason") is None:  # the closing chunk carries no token
                 n_out += 1
+            if request.on_text is not None and choice["text"]:
+                request.on_text(choice["text"])
             if request.cancel.is_set():
                 break
             if request.should_stop is not None and request.should_stop(text):

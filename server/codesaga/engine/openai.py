@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import httpx
 
-from codesaga.engine.base import EngineError, Generation, GenerationRequest
+from codesaga.engine.base import ChatMessage, EngineError, Generation, GenerationRequest
 from codesaga.prompts import PREFIX_ONLY, FimTemplate, fim_templates
 from codesaga.settings import OpenAISettings
 
@@ -44,14 +46,34 @@ class OpenAIEngine:
         return int(-(-len(text) // CHARS_PER_TOKEN))
 
     def generate(self, request: GenerationRequest) -> Generation:
-        """Stream one completion; stops reading when ``request.cancel`` is set.
+        """Stream one completion of ``request.prompt`` from ``/completions``.
 
         Raises EngineError when the server is unreachable or answers with an error.
         """
+        body = {"prompt": request.prompt}
+        return self._stream("/completions", body, request, lambda c: c.get("text"))
+
+    def chat(self, messages: Sequence[ChatMessage], request: GenerationRequest) -> Generation:
+        """Stream an answer from ``/chat/completions`` (the server applies its chat template).
+
+        Raises EngineError when the server is unreachable or answers with an error.
+        """
+        body = {"messages": [dict(m) for m in messages]}
+        return self._stream(
+            "/chat/completions", body, request, lambda c: (c.get("delta") or {}).get("content")
+        )
+
+    def _stream(
+        self,
+        path: str,
+        body: dict[str, Any],
+        request: GenerationRequest,
+        piece_of: Callable[[dict[str, Any]], str | None],
+    ) -> Generation:
         started = time.perf_counter()
-        body = {
+        payload = {
+            **body,
             "model": self.cfg.model,
-            "prompt": request.prompt,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             # The OpenAI API takes at most 4 stop strings: send the shortest (the newline in
@@ -59,9 +81,9 @@ class OpenAIEngine:
             "stop": sorted(request.stop, key=len)[:4] or None,
             "stream": True,
         }
-        text, n_out, prompt_tokens = "", 0, self.count_tokens(request.prompt)
+        text, n_out = "", 0
         try:
-            with self.client.stream("POST", "/completions", json=body) as response:
+            with self.client.stream("POST", path, json=payload) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise EngineError(
@@ -75,10 +97,12 @@ class OpenAIEngine:
                     data = line[5:].strip()
                     if data == "[DONE]":
                         break
-                    chunk = json.loads(data)
-                    choices = chunk.get("choices") or [{}]
-                    text += choices[0].get("text") or ""
+                    choices = json.loads(data).get("choices") or [{}]
+                    piece = piece_of(choices[0]) or ""
+                    text += piece
                     n_out += 1
+                    if request.on_text is not None and piece:
+                        request.on_text(piece)
                     if request.should_stop is not None and request.should_stop(text):
                         break
         except httpx.HTTPError as exc:
@@ -89,7 +113,7 @@ class OpenAIEngine:
                 text = text[:cut]
         return Generation(
             text=text,
-            prompt_tokens=prompt_tokens,
+            prompt_tokens=self.count_tokens(str(body)),
             reused_tokens=0,
             completion_tokens=n_out,
             seconds=time.perf_counter() - started,

@@ -269,6 +269,8 @@ export const state = {
   quickPickAnswer: undefined as ((items: any[]) => any) | undefined,
   openDialogAnswer: undefined as Uri[] | undefined,
   activeTextEditor: undefined as any,
+  textDocuments: [] as any[],
+  progressTitles: [] as string[],
   workspaceFolders: undefined as { uri: Uri; name: string; index: number }[] | undefined,
   onConfig: new EventEmitter<ConfigChange>(),
   reset(): void {
@@ -283,6 +285,8 @@ export const state = {
     this.quickPickAnswer = undefined;
     this.openDialogAnswer = undefined;
     this.activeTextEditor = undefined;
+    this.textDocuments = [];
+    this.progressTitles = [];
     this.workspaceFolders = undefined;
     this.onConfig = new EventEmitter<ConfigChange>();
   },
@@ -376,7 +380,8 @@ export const window = withFallback('window', {
   showOpenDialog(): Promise<Uri[] | undefined> {
     return Promise.resolve(state.openDialogAnswer);
   },
-  withProgress(_options: unknown, task: (p: unknown, token: unknown) => Promise<unknown>): Promise<unknown> {
+  withProgress(options: { title?: string }, task: (p: unknown, token: unknown) => Promise<unknown>): Promise<unknown> {
+    state.progressTitles.push(options.title ?? '');
     return task({ report() {} }, new CancellationTokenSource().token);
   },
   get activeTextEditor(): any {
@@ -398,7 +403,9 @@ export const workspace = withFallback('workspace', {
     return state.workspaceFolders;
   },
   isTrusted: true,
-  textDocuments: [],
+  get textDocuments() {
+    return state.textDocuments;
+  },
   notebookDocuments: [],
   onDidOpenTextDocument: noEvent,
   onDidCloseTextDocument: noEvent,
