@@ -112,7 +112,9 @@ class LlamaEngine:
         template = self.metadata.get("tokenizer.chat_template")
         if not template:
             fallback = chat_fallback()
-            return fallback.render([dict(m) for m in messages]), list(fallback.stop)
+            return fallback.render(
+                [{"role": m["role"], "content": m["content"]} for m in messages]
+            ), list(fallback.stop)
         formatter = Jinja2ChatFormatter(
             template=template,
             eos_token=self._token_text(self.llm.token_eos()),
