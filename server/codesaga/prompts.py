@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import jinja2
 import yaml
@@ -146,3 +147,24 @@ def chat_fallback() -> ChatFallback:
     except (OSError, yaml.YAMLError, KeyError, TypeError, jinja2.TemplateError) as exc:
         raise PromptError(f"chat.yaml: {exc}") from exc
     return fallback
+
+
+@cache
+def prompt_file(relative: str) -> dict[str, Any]:
+    """The parsed YAML file ``prompts/<relative>`` (PromptError when missing or malformed)."""
+    path = prompts_dir() / relative
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PromptError(f"{relative}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PromptError(f"{relative}: expected a mapping at the top level")
+    return data
+
+
+def render(source: str, **variables: Any) -> str:
+    """Render a Jinja2 template string with StrictUndefined (PromptError on any error)."""
+    try:
+        return _compile(source).render(**variables)
+    except jinja2.TemplateError as exc:
+        raise PromptError(str(exc)) from exc

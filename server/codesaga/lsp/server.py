@@ -115,7 +115,7 @@ class CodeSagaServer(LanguageServer):
     async def _load_model(self) -> None:
         assert self._ready is not None
         settings = self.settings
-        token = await self._begin_progress("CodeSaga", f"loading model {settings.model}")
+        token = await self.begin_progress("CodeSaga", f"loading model {settings.model}")
         old = self.engine
         self.engine = self.completer = None
         self.model_error = None
@@ -143,7 +143,7 @@ class CodeSagaServer(LanguageServer):
             self.show(f"CodeSaga: {message}", error=True)
         finally:
             self._ready.set()
-        self._end_progress(token, message)
+        self.end_progress(token, message)
 
     async def ready_completer(self) -> Completer:
         """The completer once the model is loaded; waits up to MODEL_WAIT_SECONDS.
@@ -176,7 +176,8 @@ class CodeSagaServer(LanguageServer):
         kind = types.MessageType.Error if error else types.MessageType.Info
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
-    async def _begin_progress(self, title: str, message: str) -> str | None:
+    async def begin_progress(self, title: str, message: str) -> str | None:
+        """Start a server-initiated ``$/progress`` (None when the client cannot show one)."""
         window = self.client_capabilities.window
         if window is None or not window.work_done_progress:
             return None
@@ -191,7 +192,8 @@ class CodeSagaServer(LanguageServer):
         )
         return token
 
-    def _end_progress(self, token: str | None, message: str) -> None:
+    def end_progress(self, token: str | None, message: str) -> None:
+        """End a progress started with :meth:`begin_progress`."""
         if token is not None:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
