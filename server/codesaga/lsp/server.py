@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 MODEL_WAIT_SECONDS = 120.0
 """How long a request waits for a model that is still loading before it fails."""
+PROGRESS_WAIT_SECONDS = 5.0
+"""How long to wait for the client to accept a progress token before working without one."""
 RELOAD_KEYS = ("model", "backend", "openai", "gpu_layers", "context_size", "fim_family", "threads")
 """Settings whose change needs a new engine."""
 
@@ -183,8 +185,10 @@ class CodeSagaServer(LanguageServer):
             return None
         token = f"codesaga-{uuid.uuid4()}"
         try:
-            await self.work_done_progress.create_async(token)
-        except Exception as exc:
+            await asyncio.wait_for(
+                self.work_done_progress.create_async(token), PROGRESS_WAIT_SECONDS
+            )
+        except Exception as exc:  # includes a client that never answers: go on without progress
             log.warning("window/workDoneProgress/create failed: %s", exc)
             return None
         self.work_done_progress.begin(
