@@ -84,6 +84,8 @@ class Completer:
         """
         started = time.perf_counter()
         ctx = self.context_at(doc, position)
+        if "\x00" in ctx.prefix or "\x00" in ctx.suffix:  # binary content: nothing to suggest
+            return self._answer("", ctx, "model", started)
         before = doc.text[: ctx.offset]
         rest = self.type_through.lookup(doc.uri, before)
         if rest is not None:

@@ -81,3 +81,10 @@ def test_scheduler_sets_the_previous_event() -> None:
     other = s.begin("other")
     assert first.is_set() and not second.is_set() and not other.is_set()
     s.shutdown()
+
+
+async def test_binary_document_gets_no_suggestion_and_no_model_call() -> None:
+    engine = FakeEngine()
+    doc = DocumentStore().open("file:///blob.bin", "plaintext", 1, "PK\x03\x04\x00\x00data\n")
+    got = await completer(engine).complete(doc, Position(line=0, character=4))
+    assert got.text == "" and engine.prompts == []
