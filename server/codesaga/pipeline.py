@@ -52,12 +52,18 @@ class Completer:
         self.engine = engine
         self.scheduler = scheduler
         self.cache = cache
-        self.max_tokens = max_tokens
-        self.temperature = temperature
         self.stats = stats or Stats()
         self.type_through = TypeThrough()
         self.line_tokens = LineTokens(engine.count_tokens)
-        self.budget = Budget.for_window(engine.n_ctx, max_tokens, engine.template.uses_suffix)
+        self.configure(max_tokens=max_tokens, temperature=temperature)
+
+    def configure(self, *, max_tokens: int, temperature: float) -> None:
+        """Apply new generation settings (the context budget depends on ``max_tokens``)."""
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.budget = Budget.for_window(
+            self.engine.n_ctx, max_tokens, self.engine.template.uses_suffix
+        )
 
     def context_at(self, doc: Document, position: Position) -> CompletionContext:
         """The completion context at ``position`` (raises PositionError outside the document)."""

@@ -58,7 +58,7 @@ def register(server: CodeSagaServer) -> None:
 
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION,
-        types.CompletionOptions(trigger_characters=[".", "(", " "], resolve_provider=False),
+        types.CompletionOptions(trigger_characters=[".", "("], resolve_provider=False),
     )
     async def completion(
         ls: CodeSagaServer, params: types.CompletionParams

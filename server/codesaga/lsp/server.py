@@ -80,8 +80,7 @@ class CodeSagaServer(LanguageServer):
         old, self.settings = self.settings, new
         logging.getLogger("codesaga").setLevel(new.log_level.upper())
         if self.completer is not None:
-            self.completer.max_tokens = new.max_tokens
-            self.completer.temperature = new.temperature
+            self.completer.configure(max_tokens=new.max_tokens, temperature=new.temperature)
         if self._loading is not None and any(
             getattr(old, key) != getattr(new, key) for key in RELOAD_KEYS
         ):
@@ -143,8 +142,10 @@ class CodeSagaServer(LanguageServer):
             self.model_error = str(exc)
             message = f"model failed to load: {exc}"
             self.show(f"CodeSaga: {message}", error=True)
-        finally:
-            self._ready.set()
+        except asyncio.CancelledError:  # a newer load replaced this one: it sets ready
+            self.end_progress(token, "replaced by a newer model load")
+            raise
+        self._ready.set()
         self.end_progress(token, message)
 
     async def ready_completer(self) -> Completer:
