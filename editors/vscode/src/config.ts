@@ -63,6 +63,7 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     enum: ['auto', 'qwen', 'codellama', 'starcoder', 'deepseek', 'codegemma', 'none'],
   },
   { key: 'threads', type: 'integer', default: 0, minimum: 0 },
+  { key: 'styleGuide', type: 'string', default: '' },
 ];
 
 /** Settings only the extension reads (how to start the server); never sent to the server. */
@@ -111,6 +112,7 @@ export interface ServerOptions {
   logLevel: string;
   fimFamily: string;
   threads: number;
+  styleGuide: string;
 }
 
 export interface ClientOnlySettings {

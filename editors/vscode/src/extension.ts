@@ -1,10 +1,11 @@
 /**
  * VS Code / Cursor client of the CodeSaga language server.
  *
- * Starts `codesaga serve` (stdio) through vscode-languageclient, which gives
- * inline completions (proposed `textDocument/inlineCompletion`), work-done
+ * Starts `codesaga serve` (stdio) through vscode-languageclient 10, which gives
+ * inline completions (LSP 3.18 `textDocument/inlineCompletion`), work-done
  * progress in the status bar and server messages as notifications.  Adds the
- * commands Restart Server, Chat, Pick Model and Show Log.
+ * commands Restart Server, Chat, Pick Model and Show Log, a status bar item,
+ * and error messages that name the setting to change.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -21,6 +22,7 @@ import {
   Executable,
   LanguageClient,
   LanguageClientOptions,
+  ProgressType,
   ResponseError,
   RevealOutputChannelOn,
   State,
@@ -48,8 +50,10 @@ import {
 } from './serverCommand';
 
 export const CHAT_METHOD = 'codesaga/chat';
+const CHAT_PARTIAL = new ProgressType<{ delta?: string } | undefined>();
 
 interface ChatParams {
+  partialResultToken?: string;
   sessionId?: string;
   message: string;
   textDocument?: { uri: string };
@@ -88,7 +92,7 @@ class CodeSagaLanguageClient extends LanguageClient {
     super.error(message, data, showNotification === 'force' ? false : showNotification);
   }
 
-  // When the server dies during start-up, vscode-languageclient 9 rejects its
+  // When the server dies during start-up, vscode-languageclient (9 and 10) rejects its
   // internal start promise before anyone listens to it, and calls `void
   // this.stop()` on a client that cannot be stopped yet.  Both surface as
   // "unhandled promise rejection" noise.  Mark them handled here; callers
@@ -201,6 +205,9 @@ class CodeSaga implements vscode.Disposable {
         } else if (e.affectsConfiguration(SECTION)) {
           this.log.info('CodeSaga settings changed; sent to the server.');
           this.warnAboutSettings();
+          if (this.client?.isRunning()) {
+            this.setStatus('running', toServerOptions(this.readSettings()).value.model);
+          }
         }
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.scheduleRestart()),
@@ -359,6 +366,8 @@ class CodeSaga implements vscode.Disposable {
     };
 
     const client = new CodeSagaLanguageClient('codesaga', 'CodeSaga', serverOptions, clientOptions);
+    // Inline completion is a regular feature in languageclient 10 (LSP 3.18);
+    // this keeps any still-proposed feature the server may use.
     client.registerProposedFeatures();
     this.client = client;
     this.clientHasRun = false;
@@ -498,10 +507,16 @@ class CodeSaga implements vscode.Disposable {
       return;
     }
     const editor = vscode.window.activeTextEditor;
-    const selection = editor && !editor.selection.isEmpty ? editor.selection : undefined;
+    // Only documents the client syncs are known to the server.
+    const doc = editor?.document;
+    const synced =
+      doc !== undefined &&
+      (doc.uri.scheme === 'file' || doc.uri.scheme === 'untitled') &&
+      (LANGUAGES as readonly string[]).includes(doc.languageId);
+    const selection = synced && editor && !editor.selection.isEmpty ? editor.selection : undefined;
     const message = await vscode.window.showInputBox({
       title: this.chatSessionId ? 'CodeSaga Chat (continuing; /new starts over)' : 'CodeSaga Chat',
-      prompt: selection ? 'Ask about the selected code' : 'Ask CodeSaga',
+      prompt: selection ? 'Ask about the selected code' : synced ? 'Ask about the code here' : 'Ask CodeSaga',
       placeHolder: selection ? 'Explain this code' : 'How do I …?',
       ignoreFocusOut: true,
     });
@@ -516,24 +531,34 @@ class CodeSaga implements vscode.Disposable {
       return;
     }
 
-    const params: ChatParams = { message };
+    const partialResultToken = `codesaga-chat-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    const params: ChatParams = { message, partialResultToken };
     if (this.chatSessionId !== undefined) {
       params.sessionId = this.chatSessionId;
     }
     let about = '';
-    if (editor && (editor.document.uri.scheme === 'file' || editor.document.uri.scheme === 'untitled')) {
+    if (synced && editor) {
       params.textDocument = { uri: client.code2ProtocolConverter.asUri(editor.document.uri) };
+      // An empty range (the cursor) asks the server for the code around it.
+      params.range = client.code2ProtocolConverter.asRange(editor.selection);
       const name = nodePath.basename(editor.document.uri.path);
-      if (selection) {
-        params.range = client.code2ProtocolConverter.asRange(selection);
-        about = ` _(${name}, lines ${selection.start.line + 1}–${selection.end.line + 1})_`;
-      } else {
-        about = ` _(${name})_`;
-      }
+      const { start, end } = editor.selection;
+      about = selection
+        ? ` _(${name}, lines ${start.line + 1}–${end.line + 1})_`
+        : ` _(${name}, line ${start.line + 1})_`;
     }
 
     out.appendLine(`### You${about}\n\n${message}\n`);
+    out.appendLine('### CodeSaga\n');
     out.show(true);
+    // The reply streams in as partial results ({delta}) while the model writes it.
+    let streamed = '';
+    const partial = client.onProgress(CHAT_PARTIAL, partialResultToken, (value) => {
+      if (typeof value?.delta === 'string') {
+        streamed += value.delta;
+        out.append(value.delta);
+      }
+    });
     try {
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: 'CodeSaga is thinking…', cancellable: true },
@@ -545,13 +570,15 @@ class CodeSaga implements vscode.Disposable {
       if (typeof result.sessionId === 'string' && result.sessionId !== '') {
         this.chatSessionId = result.sessionId;
       }
-      out.appendLine(`### CodeSaga\n\n${result.reply}\n`);
+      out.appendLine(streamed === '' ? `${result.reply}\n` : '\n');
     } catch (error) {
       const text = errorText(error);
-      out.appendLine(`> **Error:** ${text}\n`);
+      out.appendLine(`${streamed === '' ? '' : '\n\n'}> **Error:** ${text}\n`);
       if (!/cancel/i.test(text)) {
         void vscode.window.showErrorMessage(`CodeSaga chat failed: ${text}`);
       }
+    } finally {
+      partial.dispose();
     }
   }
 

@@ -25,6 +25,7 @@ const DEFAULTS = {
   logLevel: 'info',
   fimFamily: 'auto',
   threads: 0,
+  styleGuide: '',
   openai: { baseUrl: 'http://127.0.0.1:8080/v1', apiKey: '', model: '' },
 };
 

@@ -92,6 +92,7 @@ const DEFAULTS = {
   logLevel: 'info',
   fimFamily: 'auto',
   threads: 0,
+  styleGuide: '',
   openai: { baseUrl: 'http://127.0.0.1:8080/v1', apiKey: '', model: '' },
 };
 
@@ -193,37 +194,52 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
     assert.deepEqual(req.params.position, { line: 1, character: 4 });
   });
 
-  it('chats with codesaga/chat, keeps the session and appends Markdown', async () => {
+  it('chats with codesaga/chat, keeps the session and streams the reply as Markdown', async () => {
     extension.activate(ctx);
     await waitFor('the server to run', () => readLog().some((e) => e.method === 'initialized'));
     await waitFor('the client to run', () => state.commands.has('codesaga.chat'));
     const file = path.join(tmp, 'b.py');
-    state.activeTextEditor = {
+    const editor = {
       document: fake.textDocument(file, 'python', 'x = 1\ny = 2\n'),
       selection: new fake.Selection(new fake.Position(0, 0), new fake.Position(1, 3)),
     };
-    state.inputBoxAnswers = ['What does this do?', 'And then?', '/new', 'Fresh start'];
+    state.activeTextEditor = editor;
+    state.inputBoxAnswers = ['What does this do?', 'And then? no-stream', '/new', 'Fresh start'];
+    await runCommand('codesaga.openChat');
+    editor.selection = new fake.Selection(new fake.Position(1, 2), new fake.Position(1, 2));
     await runCommand('codesaga.openChat');
     await runCommand('codesaga.openChat');
-    await runCommand('codesaga.openChat');
+    // A document the client does not sync is not sent.
+    state.activeTextEditor = { document: fake.textDocument(path.join(tmp, 'notes.md'), 'markdown', '# hi'), selection: editor.selection };
     await runCommand('codesaga.openChat');
 
     const chats = readLog().filter((e) => e.method === 'codesaga/chat');
     assert.equal(chats.length, 3);
+    for (const chat of chats) {
+      assert.equal(typeof chat.params.partialResultToken, 'string');
+      delete chat.params.partialResultToken;
+    }
     assert.deepEqual(chats[0].params, {
       message: 'What does this do?',
       textDocument: { uri: fake.Uri.file(file).toString() },
       range: { start: { line: 0, character: 0 }, end: { line: 1, character: 3 } },
     });
-    assert.equal(chats[1].params.sessionId, 'session-1');
-    assert.equal(chats[2].params.sessionId, undefined, '/new starts a new conversation');
+    assert.deepEqual(chats[1].params, {
+      sessionId: 'session-1',
+      message: 'And then? no-stream',
+      textDocument: { uri: fake.Uri.file(file).toString() },
+      range: { start: { line: 1, character: 2 }, end: { line: 1, character: 2 } },
+    });
+    assert.deepEqual(chats[2].params, { message: 'Fresh start' }, '/new starts a new conversation; markdown is not sent');
 
     const chat = state.channel('CodeSaga Chat');
     assert.ok(chat);
     assert.equal(chat.languageId, 'markdown');
-    assert.match(chat.text, /### You _\(b\.py, lines 1–2\)_\n\nWhat does this do\?/);
-    assert.match(chat.text, /### CodeSaga\n\necho: What does this do\?/);
-    assert.match(chat.text, /echo: Fresh start/);
+    assert.match(chat.text, /### You _\(b\.py, lines 1–2\)_\n\nWhat does this do\?\n\n### CodeSaga\n\necho: What does this do\?\n/);
+    assert.match(chat.text, /### You _\(b\.py, line 2\)_\n\nAnd then\? no-stream\n\n### CodeSaga\n\necho: And then\? no-stream\n/);
+    assert.equal(chat.text.split('echo: What does this do?').length, 2, 'a streamed reply is written once');
+    assert.match(chat.text, /_New conversation\._/);
+    assert.match(chat.text, /### You\n\nFresh start\n\n### CodeSaga\n\necho: Fresh start\n/);
     assert.deepEqual(state.messages, []);
   });
 

@@ -36,6 +36,7 @@ const SERVER_KEYS = [
   'logLevel',
   'fimFamily',
   'threads',
+  'styleGuide',
 ];
 const CLIENT_KEYS = ['server.path', 'server.pythonPath', 'server.extraArgs'];
 
@@ -85,6 +86,7 @@ describe('package.json contributes.configuration', () => {
       'codesaga.logLevel': 'info',
       'codesaga.fimFamily': 'auto',
       'codesaga.threads': 0,
+      'codesaga.styleGuide': '',
       'codesaga.server.path': 'codesaga',
       'codesaga.server.pythonPath': '',
       'codesaga.server.extraArgs': [],

@@ -82,4 +82,18 @@ describe('extension with the real CodeSaga server', { skip, timeout: 300_000 }, 
     }
     process.stdout.write(`# real server suggested: ${JSON.stringify(items.map((i: { insertText: string }) => i.insertText))}\n`);
   });
+
+  it('chats about the code at the cursor, streaming the reply', async () => {
+    const doc = state.textDocuments[0];
+    state.activeTextEditor = { document: doc, selection: new fake.Selection(new fake.Position(1, 4), new fake.Position(1, 4)) };
+    state.inputBoxAnswers = ['What does this function do? One sentence.'];
+    await fake.commands.executeCommand('codesaga.openChat');
+    const chat = state.channel('CodeSaga Chat')?.text ?? '';
+    const log = state.channel('CodeSaga')?.text ?? '';
+    assert.deepEqual(state.messages.filter((m) => m.kind === 'error'), [], `no error pop-ups; chat:\n${chat}\nlog:\n${log}`);
+    const reply = chat.split('### CodeSaga\n\n')[1] ?? '';
+    assert.ok(reply.trim().length > 0, `a reply; chat:\n${chat}`);
+    assert.ok(!chat.includes('**Error:**'), chat);
+    process.stdout.write(`# real server chat: ${JSON.stringify(reply.trim().slice(0, 200))}\n`);
+  });
 });

@@ -91,9 +91,18 @@ function handle(msg: Incoming): void {
       });
       break;
     }
-    case 'codesaga/chat':
-      reply({ sessionId: msg.params.sessionId ?? 'session-1', reply: `echo: ${msg.params.message}` });
+    case 'codesaga/chat': {
+      const text = `echo: ${msg.params.message}`;
+      const token = msg.params.partialResultToken as string | undefined;
+      if (token !== undefined && !String(msg.params.message).includes('no-stream')) {
+        // Stream the reply as partial results, as the real server does.
+        for (const piece of text.match(/.{1,4}/g) ?? []) {
+          send({ method: '$/progress', params: { token, value: { delta: piece } } });
+        }
+      }
+      reply({ sessionId: msg.params.sessionId ?? 'session-1', reply: text });
       break;
+    }
     case 'shutdown':
       reply(null);
       break;
