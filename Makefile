@@ -46,9 +46,11 @@ unit: $(VENV)/.installed-test
 e2e: $(VENV)/.installed-test
 	$(BIN)/pytest -q tests/e2e
 
-vscode-test:
+# The extension's tests include one against the real server (CODESAGA_E2E_PYTHON).
+vscode-test: $(VENV)/.installed-test
 	@if [ -n "$(NPM)" ]; then \
-	  cd editors/vscode && npm ci --no-audit --no-fund && npm run compile && npm run lint && npm test; \
+	  cd editors/vscode && npm ci --no-audit --no-fund && npm run compile && npm run lint && \
+	  CODESAGA_E2E_PYTHON=$(abspath $(BIN)/python) npm test; \
 	else echo "npm not found: VS Code extension checks skipped"; fi
 
 test: lint typecheck vscode-test
