@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codesaga.lsp import completion, lifecycle
+from codesaga.lsp import chat, completion, lifecycle
 from codesaga.lsp.server import CodeSagaServer
 
 
@@ -11,4 +11,5 @@ def create_server() -> CodeSagaServer:
     server = CodeSagaServer()
     lifecycle.register(server)
     completion.register(server)
+    chat.register(server)
     return server
