@@ -26,7 +26,7 @@ def register(server: CodeSagaServer) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodeSagaServer, params: types.InitializedParams) -> None:
         await ls.pull_configuration()
-        ls.start_model_load()
+        ls.ensure_model_loading()  # a request may have started it meanwhile
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(

@@ -148,13 +148,17 @@ class CodeSagaServer(LanguageServer):
         self._ready.set()
         self.end_progress(token, message)
 
+    def ensure_model_loading(self) -> None:
+        """Start the first model load unless one has started already."""
+        if self._loading is None:
+            self.start_model_load()
+
     async def ready_completer(self) -> Completer:
         """The completer once the model is loaded; waits up to MODEL_WAIT_SECONDS.
 
         Raises JsonRpcRequestFailed when the model failed to load or is still loading.
         """
-        if self._ready is None:
-            self.start_model_load()
+        self.ensure_model_loading()
         assert self._ready is not None
         try:
             await asyncio.wait_for(self._ready.wait(), MODEL_WAIT_SECONDS)
