@@ -123,6 +123,7 @@ class Completer:
             stop=[*self.engine.template.stop, *(["\n"] if ctx.mode is Mode.SINGLE_LINE else [])],
             cancel=cancel,
             should_stop=_line_limit(ctx.cursor.max_lines) if ctx.mode is Mode.MULTI_LINE else None,
+            kv_key=doc.uri,
         )
         try:
             gen = await self.scheduler.run(cancel, lambda: self.engine.generate(request))

@@ -65,3 +65,18 @@ def test_prompt_too_long_is_an_engine_error(engine: LlamaEngine) -> None:
 
     with pytest.raises(EngineError, match="context window"):
         engine.generate(GenerationRequest(prompt="x = 1\n" * 3000, max_tokens=8))
+
+
+def test_switching_documents_restores_their_kv_state(engine: LlamaEngine) -> None:
+    a = (FIXTURES / "cart.ts").read_text(encoding="utf-8").split("<CURSOR>")[0]
+    b = (FIXTURES / "inventory.py").read_text(encoding="utf-8").split("<CURSOR>")[0]
+
+    def ask(prompt: str, key: str) -> int:
+        req = GenerationRequest(prompt=prompt, max_tokens=2, temperature=0.0, kv_key=key)
+        return engine.generate(req).evaluated_tokens
+
+    ask(a, "a.ts")
+    ask(b, "b.py")
+    # back to the first document, one character typed: its saved state is restored
+    assert ask(a + "t", "a.ts") <= 3
+    assert ask(b + "r", "b.py") <= 3

@@ -38,6 +38,9 @@ class GenerationRequest:
     should_stop: Callable[[str], bool] | None = None
     on_text: Callable[[str], None] | None = None
     """Called with each new piece of text as it is decoded (streaming)."""
+    kv_key: str | None = None
+    """What the prompt belongs to (a document URI, a chat session): engines that keep KV
+    state per key restore it when requests switch between keys."""
 
 
 @dataclass

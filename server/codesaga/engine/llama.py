@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -18,6 +19,10 @@ from codesaga.engine.base import ChatMessage, EngineError, Generation, Generatio
 from codesaga.prompts import FimTemplate, chat_fallback, detect_family
 
 log = logging.getLogger(__name__)
+
+STATE_SLOTS = 3
+"""Saved KV states (one per recently used document). Each holds the KV cells of its prompt:
+about 18 KB per token for Gemma 3 270M, so roughly 30 MB for a 1,500-token prompt."""
 
 
 def gpu_offload_supported() -> bool:
@@ -64,6 +69,8 @@ class LlamaEngine:
         self.model_id = f"{model_path.name}:{model_path.stat().st_size}"
         self.n_ctx = n_ctx
         self.n_gpu_layers = n_gpu_layers
+        self._states: OrderedDict[str, Any] = OrderedDict()  # key -> llama_cpp.LlamaState
+        self._state_key: str | None = None
         self.metadata: dict[str, Any] = dict(self.llm.metadata)
         self.architecture = str(self.metadata.get("general.architecture", ""))
         self.template: FimTemplate = detect_family(
@@ -149,6 +156,7 @@ class LlamaEngine:
             raise EngineError(
                 f"prompt of {len(tokens)} tokens does not fit the context window ({self.n_ctx})"
             )
+        self._switch_state(request.kv_key, tokens)
         reused = self.cached_prefix(tokens)
         if request.cancel.is_set():
             return Generation("", len(tokens), 0, 0, time.perf_counter() - started, True)
@@ -194,6 +202,25 @@ class LlamaEngine:
             seconds=time.perf_counter() - started,
             cancelled=request.cancel.is_set(),
         )
+
+    def _switch_state(self, key: str | None, tokens: list[int]) -> None:
+        """Keep llama.cpp's KV state per key (document), so that going back to a file does not
+        evaluate its whole prompt again: when the key changes, the current state is saved
+        (the last STATE_SLOTS keys are kept, least recently used dropped) and the new key's
+        saved state is restored if it shares more of the prompt than what is loaded now."""
+        if key is None or key == self._state_key:
+            return
+        if self._state_key is not None and self.llm.n_tokens > 0:
+            self._states[self._state_key] = self.llm.save_state()
+            self._states.move_to_end(self._state_key)
+            while len(self._states) > STATE_SLOTS:
+                self._states.popitem(last=False)
+        saved = self._states.get(key)
+        if saved is not None:
+            held = saved.input_ids[: saved.n_tokens].tolist()
+            if self.llm.longest_token_prefix(held, tokens) > self.cached_prefix(tokens):
+                self.llm.load_state(saved)
+        self._state_key = key
 
     def close(self) -> None:
         """Free the model and its context."""
