@@ -262,6 +262,7 @@ class ChatService:
                 temperature=temperature,
                 cancel=cancel,
                 on_text=stream.on_text if partial_token is not None else None,
+                kv_key=key,
             )
             return chosen, engine.chat(chosen.assembled.messages, request)
 
