@@ -82,6 +82,10 @@ class TypeThrough:
             return shown.suggestion[len(typed) :]
         return None
 
+    def shown(self, uri: str) -> Shown | None:
+        """The suggestion last offered for ``uri``, if any."""
+        return self._shown.get(uri)
+
     def forget(self, uri: str) -> None:
         """Drop what is remembered for ``uri`` (document closed)."""
         self._shown.pop(uri, None)

@@ -5,6 +5,7 @@ Plain Python shared by the LSP handlers, ``codesaga complete`` and the demo; no 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,6 +139,31 @@ class Completer:
             self.cache.put(key, text)
         self.type_through.remember(doc.uri, before, text)
         return self._answer(text, ctx, "model", started, gen)
+
+    async def prefetch_after_accept(
+        self, uri: str, latest: Callable[[], Document], wait_seconds: float = 1.0
+    ) -> Suggestion | None:
+        """Once the client has inserted the suggestion last shown for ``uri`` (polled through
+        ``latest()``, for at most ``wait_seconds``), compute the next one at the new cursor so
+        the user's next request is answered from the cache. None when the document did not
+        become what acceptance implies, or when a newer request superseded the prefetch."""
+        shown = self.type_through.shown(uri)
+        if shown is None:
+            return None
+        accepted = shown.before + shown.suggestion
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        doc = latest()
+        while not doc.text.startswith(accepted):
+            if loop.time() > deadline:
+                return None
+            await asyncio.sleep(0.02)
+            doc = latest()
+        self.stats.count("prefetch")
+        try:
+            return await self.complete(doc, doc.position_at(len(accepted)))
+        except Superseded:
+            return None
 
     def _answer(
         self,

@@ -88,3 +88,33 @@ async def test_binary_document_gets_no_suggestion_and_no_model_call() -> None:
     doc = DocumentStore().open("file:///blob.bin", "plaintext", 1, "PK\x03\x04\x00\x00data\n")
     got = await completer(engine).complete(doc, Position(line=0, character=4))
     assert got.text == "" and engine.prompts == []
+
+
+async def test_prefetch_after_accept_fills_the_cache(tmp_path: Path) -> None:
+    engine = FakeEngine(answer=" w * h")
+    c = completer(engine, CompletionCache(tmp_path))
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    shown = await c.complete(doc, END)
+    assert shown.text == "w * h"
+    # the client inserts the suggestion a little after running the accept command
+    task = asyncio.ensure_future(c.prefetch_after_accept(doc.uri, lambda: store.get(doc.uri)))
+    await asyncio.sleep(0.05)
+    accepted = TEXT.replace("return ", "return w * h")
+    store.open(doc.uri, "python", 2, accepted)
+    engine.answer = "  # area"
+    prefetched = await task
+    assert prefetched is not None and prefetched.source == "model"
+    after = Position(line=1, character=16)
+    hit = await c.complete(store.get(doc.uri), after)
+    assert hit.source == "cache" and hit.text == prefetched.text
+
+
+async def test_prefetch_gives_up_when_the_text_differs() -> None:
+    engine = FakeEngine(answer=" w * h")
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    await c.complete(doc, END)
+    store.open(doc.uri, "python", 2, TEXT.replace("return ", "return 0"))  # not accepted
+    assert await c.prefetch_after_accept(doc.uri, lambda: store.get(doc.uri), 0.1) is None

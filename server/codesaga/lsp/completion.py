@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -13,8 +16,12 @@ from codesaga.lsp.server import CodeSagaServer, JsonRpcRequestFailed
 from codesaga.pipeline import Suggestion
 from codesaga.scheduler import Superseded
 
+log = logging.getLogger(__name__)
+
 ACCEPT_COMMAND = "codesaga.acceptInlineCompletion"
-"""Command attached to every item; the client runs it when the user accepts a suggestion."""
+"""Command attached to every item; the client runs it when the user accepts a suggestion.
+Arguments: [source, length of the suggestion in characters, document URI]. It counts the
+acceptance and prefetches the next suggestion."""
 _WORD_TAIL = re.compile(r"[\w$]+$")
 
 
@@ -51,7 +58,7 @@ def register(server: CodeSagaServer) -> None:
             command=types.Command(
                 title="CodeSaga: suggestion accepted",
                 command=ACCEPT_COMMAND,
-                arguments=[suggestion.source, len(suggestion.text)],
+                arguments=[suggestion.source, len(suggestion.text), doc.uri],
             ),
         )
         return types.InlineCompletionList(items=[item])
@@ -67,8 +74,25 @@ def register(server: CodeSagaServer) -> None:
         return types.CompletionList(is_incomplete=True, items=fallback_items(doc, suggestion))
 
     @server.command(ACCEPT_COMMAND)
-    def accepted(ls: CodeSagaServer, *args: object) -> None:
+    async def accepted(ls: CodeSagaServer, *args: object) -> None:
         ls.stats.count("accepted")
+        uri = args[2] if len(args) > 2 else None
+        if isinstance(uri, str) and uri in ls.store and ls.completer is not None:
+            # after the reply: the client goes on while the next suggestion is computed
+            asyncio.get_running_loop().call_soon(_prefetch, ls, uri)
+
+
+def _prefetch(ls: CodeSagaServer, uri: str) -> None:
+    if ls.completer is not None:
+        task = asyncio.ensure_future(
+            ls.completer.prefetch_after_accept(uri, lambda: ls.store.get(uri))
+        )
+        task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("prefetch failed: %s", task.exception())
 
 
 def fallback_items(doc: Document, suggestion: Suggestion) -> list[types.CompletionItem]:
@@ -103,7 +127,7 @@ def fallback_items(doc: Document, suggestion: Suggestion) -> list[types.Completi
             command=types.Command(
                 title="CodeSaga: suggestion accepted",
                 command=ACCEPT_COMMAND,
-                arguments=[suggestion.source, len(suggestion.text)],
+                arguments=[suggestion.source, len(suggestion.text), doc.uri],
             ),
         )
     ]
