@@ -107,6 +107,7 @@ async def inline(client: LanguageClient, uri: str, pos: types.Position) -> tuple
 
 def _show(label: str, text: str, seconds: float) -> None:
     shown = text.replace("\n", "⏎") if text else "(no suggestion)"
+    shown = shown if len(shown) <= 110 else shown[:109] + "…"
     print(f"  {label:<34} {seconds * 1000:8.1f} ms  │ {shown}", flush=True)
 
 
@@ -129,6 +130,42 @@ def _type(
             ],
         )
     )
+
+
+async def chat(client: LanguageClient, params: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """One ``codesaga/chat`` request; returns (result, seconds)."""
+    started = time.perf_counter()
+    result = await client.protocol.send_request_async("codesaga/chat", params)
+    reply = (
+        result
+        if isinstance(result, dict)
+        else {
+            "sessionId": getattr(result, "sessionId", ""),
+            "reply": getattr(result, "reply", ""),
+        }
+    )
+    return reply, time.perf_counter() - started
+
+
+async def demo_chat(client: LanguageClient, path: Path) -> None:
+    """A two-turn chat about the first file; the second turn depends on the first."""
+    uri = path.resolve().as_uri()
+    cursor = types.Position(line=0, character=0)
+    print(f"\nchat about {path.name}", flush=True)
+    first, seconds = await chat(
+        client,
+        {
+            "message": "In one sentence: what does this file do?",
+            "textDocument": {"uri": uri},
+            "range": {"start": cursor, "end": cursor},
+        },
+    )
+    _show("turn 1", first.get("reply", ""), seconds)
+    second, seconds = await chat(
+        client,
+        {"sessionId": first.get("sessionId"), "message": "Say that again in five words."},
+    )
+    _show("turn 2 (same session)", second.get("reply", ""), seconds)
 
 
 async def run_demo(files: list[Path]) -> int:
@@ -189,6 +226,8 @@ async def run_demo(files: list[Path]) -> int:
             suggestion, seconds = await inline(client, uri, pos)
             _show(f"line {pos.line + 1}:{pos.character + 1}", suggestion, seconds)
             failures += not suggestion
+    if paths:
+        await demo_chat(client, paths[0])
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
