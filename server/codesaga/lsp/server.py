@@ -150,7 +150,7 @@ class CodeSagaServer(LanguageServer):
 
     def ensure_model_loading(self) -> None:
         """Start the first model load unless one has started already."""
-        if self._loading is None:
+        if self._ready is None:
             self.start_model_load()
 
     async def ready_completer(self) -> Completer:
