@@ -134,6 +134,9 @@ async def test_two_turns_second_depends_on_first(client: LanguageClient) -> None
     third = await command(client, "codesaga.chat", {"sessionId": sid, "message": "Thanks!"})
     assert third["sessionId"] == sid
     assert len(await command(client, "codesaga.chat.history", sid)) == 6
+    # clients that drop command results (Helix) are shown the reply as a document or message
+    shown = [d.uri for d in client.shown_documents] + [m.message for m in client.messages]
+    assert any(f"{sid}.md" in s or s == third["reply"] for s in shown)
     single = await command(client, "codesaga.chat", "Hello?")
     assert single["sessionId"] != sid
     assert len(await command(client, "codesaga.chat.history", single["sessionId"])) == 2

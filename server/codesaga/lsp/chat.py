@@ -407,6 +407,14 @@ def _session_arg(args: tuple[Any, ...]) -> str:
         raise _invalid(exc) from exc
 
 
+def write_reply(ls: CodeSagaServer, result: dict[str, Any]) -> Path:
+    """Write a chat reply to ``<cache dir>/chat/<sessionId>.md`` (the latest reply)."""
+    path = ls.settings.resolved_cache_dir() / "chat" / f"{result['sessionId']}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(result["reply"] + "\n", encoding="utf-8")
+    return path
+
+
 def register(server: CodeSagaServer) -> None:
     """Attach ``codesaga/chat`` and the ``codesaga.chat*`` commands to ``server``."""
     service = ChatService(server)
@@ -432,7 +440,14 @@ def register(server: CodeSagaServer) -> None:
     async def chat_command(ls: CodeSagaServer, *args: Any) -> dict[str, Any]:
         chat_args = _command_args(args)
         _follow_client_cancel(ls)
-        return await service.chat(chat_args, server_progress=True)
+        result = await service.chat(chat_args, server_progress=True)
+        # some clients (Helix) discard command results: show the reply as well
+        try:
+            await ls.show_markdown(write_reply(ls, result), result["reply"])
+        except OSError as exc:
+            log.warning("could not write the chat reply: %s", exc)
+            ls.show(result["reply"])
+        return result
 
     @server.command(PROMPT_COMMAND)
     async def prompt_command(ls: CodeSagaServer, *args: Any) -> dict[str, Any]:

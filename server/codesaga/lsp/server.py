@@ -10,6 +10,7 @@ import asyncio
 import logging
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MODEL_WAIT_SECONDS = 120.0
 """How long a request waits for a model that is still loading before it fails."""
+SHOWN_CHARS = 2000
+"""Longest text shown in a message when the client cannot open documents."""
 PROGRESS_WAIT_SECONDS = 5.0
 """How long to wait for the client to accept a progress token before working without one."""
 RELOAD_KEYS = ("model", "backend", "openai", "gpu_layers", "context_size", "fim_family", "threads")
@@ -182,6 +185,22 @@ class CodeSagaServer(LanguageServer):
         (log.error if error else log.info)("%s", message)
         kind = types.MessageType.Error if error else types.MessageType.Info
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    async def show_markdown(self, path: Path, text: str) -> None:
+        """Show a Markdown file the server wrote: ``window/showDocument`` where the client
+        supports it, else ``window/showMessage`` with ``text`` (at most SHOWN_CHARS
+        characters). A client's failure is logged; the caller keeps its answer."""
+        window = self.client_capabilities.window
+        if window and window.show_document and window.show_document.support:
+            try:
+                await self.window_show_document_async(
+                    types.ShowDocumentParams(uri=path.as_uri(), take_focus=True)
+                )
+                return
+            except Exception as exc:
+                log.warning("window/showDocument failed: %s", exc)
+        shown = text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+        self.show(shown)
 
     async def begin_progress(self, title: str, message: str) -> str | None:
         """Start a server-initiated ``$/progress`` (None when the client cannot show one)."""

@@ -1,0 +1,316 @@
+"""What a code action works on, found with tree-sitter, and whether its result still parses.
+
+A :class:`Target` is always a run of whole lines: rewriting whole lines keeps indentation
+simple (the model sees the code dedented; CodeSaga indents its answer back). Offsets are
+``str`` indices into :attr:`Document.text` unless a name says ``byte`` (UTF-8, tree-sitter).
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from dataclasses import dataclass
+
+from lsprotocol.types import Position, Range
+from tree_sitter import Node, Tree
+
+from codesaga.documents import Document
+from codesaga.syntax.languages import new_parser
+from codesaga.syntax.scopes import enclosing_scopes
+
+__all__ = [
+    "CONTAINERS",
+    "FUNCTION_KINDS",
+    "Target",
+    "base_indent",
+    "code_target",
+    "fix_target",
+    "indent_code",
+    "line_target",
+    "node_name",
+    "parse_problem",
+    "scope_node",
+    "statement_level",
+]
+
+FUNCTION_KINDS = frozenset(
+    {
+        "function_definition",
+        "function_declaration",
+        "generator_function_declaration",
+        "method_definition",
+        "method_declaration",
+        "constructor_declaration",
+        "function_item",
+    }
+)
+"""Named functions and methods (lambdas, closures and arrow functions are not)."""
+
+CONTAINERS = frozenset(
+    {
+        "module",
+        "program",
+        "source_file",
+        "block",
+        "statement_block",
+        "statement_list",
+        "compound_statement",
+        "class_body",
+        "declaration_list",
+        "field_declaration_list",
+        "translation_unit",
+        "compilation_unit",
+        "interface_body",
+        "enum_body",
+        "switch_body",
+        "switch_block",
+        "switch_block_statement_group",
+        "switch_case",
+        "switch_default",
+        "case_clause",
+        "default_clause",
+        "expression_case",
+        "default_case",
+        "type_case",
+        "communication_case",
+        "match_block",
+        "namespace_definition",
+        "linkage_specification",
+    }
+)
+"""Node types whose children are statements or definitions."""
+
+_STATEMENT_SUFFIXES = ("_statement", "_definition", "_declaration", "_item", "declaration")
+_NOT_STATEMENTS = frozenset(
+    {
+        "parameter_declaration",
+        "optional_parameter_declaration",
+        "variadic_parameter_declaration",
+        "type_parameter_declaration",
+        "field_declaration",  # a struct member: its struct is the unit to rewrite
+    }
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whole lines ``first_line..last_line`` (0-based, inclusive) of a document.
+
+    ``start`` is the str offset of the first line's start, ``end`` that of the last line's
+    end (before its terminator). ``kind`` is ``"selection"``, ``"lines"`` or the tree-sitter
+    node type it came from; ``name`` the definition's name (``""`` when none).
+    """
+
+    start: int
+    end: int
+    first_line: int
+    last_line: int
+    kind: str
+    name: str
+    text: str
+
+    def range(self, doc: Document) -> Range:
+        """The LSP range of the target in ``doc``."""
+        return Range(start=doc.position_at(self.start), end=doc.position_at(self.end))
+
+
+def line_target(doc: Document, start: int, end: int, kind: str, name: str = "") -> Target:
+    """The whole lines that str offsets ``start..end`` touch; an ``end`` at the very start of
+    a later line does not pull that line in (a selection of full lines ends there)."""
+    first = doc.position_at(start).line
+    end_pos = doc.position_at(max(start, end))
+    last = end_pos.line
+    if last > first and end_pos.character == 0:
+        last -= 1
+    line_start = doc.offset_at(Position(line=first, character=0))
+    last_start = doc.offset_at(Position(line=last, character=0))
+    line_end = last_start + len(doc.line_text(last))
+    return Target(
+        start=line_start,
+        end=line_end,
+        first_line=first,
+        last_line=last,
+        kind=kind,
+        name=name,
+        text=doc.text[line_start:line_end],
+    )
+
+
+def _probe_offset(doc: Document, offset: int) -> int:
+    """A cursor in a line's leading whitespace counts as just after its first character."""
+    pos = doc.position_at(offset)
+    line = doc.line_text(pos.line)
+    line_start = doc.offset_at(Position(line=pos.line, character=0))
+    stripped = len(line) - len(line.lstrip())
+    if offset - line_start <= stripped < len(line):
+        return line_start + stripped + 1
+    return offset
+
+
+def node_name(node: Node) -> str:
+    """The name of a definition node (or of the variable an anonymous function is bound to)."""
+    name = node.child_by_field_name("name")
+    if name is None and node.parent is not None and node.parent.type == "variable_declarator":
+        name = node.parent.child_by_field_name("name")
+    if name is None:
+        declarator = node.child_by_field_name("declarator")  # C/C++ functions
+        while declarator is not None and declarator.type not in ("identifier", "field_identifier"):
+            inner = declarator.child_by_field_name("declarator")
+            if inner is None:
+                break
+            declarator = inner
+        name = declarator
+    if name is None or name.text is None:
+        return ""
+    return name.text.decode("utf-8", "replace")[:80]
+
+
+def scope_node(tree: Tree, start_byte: int, end_byte: int, kind: str) -> Node | None:
+    """The node of type ``kind`` spanning (about) ``start_byte..end_byte``: the scope that
+    :func:`enclosing_scopes` reported, found again (its span may start at a wrapper)."""
+    node: Node | None = tree.root_node.descendant_for_byte_range(start_byte, end_byte)
+    while node is not None and node.start_byte >= start_byte and node.end_byte <= end_byte:
+        if node.type == kind:
+            return node
+        node = node.parent
+    # the span is a wrapper (decorators, `export`): look inside it
+    stack = [tree.root_node.descendant_for_byte_range(start_byte, end_byte)]
+    while stack:
+        current = stack.pop()
+        if current is None:
+            continue
+        if current.type == kind and current.end_byte == end_byte:
+            return current
+        stack.extend(current.named_children)
+    return None
+
+
+def code_target(doc: Document, selection: Range) -> Target | None:
+    """What refactor and explain work on: the selected lines, or, when the selection is
+    empty, the innermost named function around it (else the innermost scope of any kind:
+    a class, an arrow function). ``None`` when nothing is selected and no scope encloses the
+    cursor (or the document has no syntax tree)."""
+    start = doc.offset_at(selection.start)
+    end = doc.offset_at(selection.end)
+    if start > end:
+        start, end = end, start
+    if doc.text[start:end].strip():
+        return line_target(doc, start, end, "selection")
+    if doc.tree is None or doc.grammar is None:
+        return None
+    probe = _probe_offset(doc, start)
+    scopes = enclosing_scopes(doc.tree, doc.grammar, doc.byte_at(probe))
+    if not scopes:
+        return None
+    span = next((s for s in scopes if s.kind in FUNCTION_KINDS), scopes[0])
+    node = scope_node(doc.tree, span.start_byte, span.end_byte, span.kind)
+    return line_target(
+        doc,
+        doc.offset_of_byte(span.start_byte),
+        doc.offset_of_byte(span.end_byte),
+        span.kind,
+        node_name(node) if node is not None else "",
+    )
+
+
+def _is_statement(node: Node) -> bool:
+    if not node.is_named or node.type in _NOT_STATEMENTS:
+        return False
+    if node.is_error:
+        return True  # what the parser could not read is the broken statement
+    parent = node.parent
+    if parent is None:
+        return False
+    return parent.type in CONTAINERS or node.type.endswith(_STATEMENT_SUFFIXES)
+
+
+def statement_level(node: Node) -> Node:
+    """``node`` or its nearest ancestor whose parent holds statements (the unit a doc
+    comment goes above: ``export function f``, ``const f = () => ...``)."""
+    current = node
+    while current.parent is not None and current.parent.type not in CONTAINERS:
+        if current.parent.parent is None:
+            break
+        current = current.parent
+    return current
+
+
+def fix_target(doc: Document, problem: Range) -> Target:
+    """What a quickfix rewrites: the smallest statement or definition that contains the
+    diagnostic's range (an ERROR node counts: it is the broken statement), else the
+    enclosing function, else the diagnostic's own lines."""
+    start = doc.offset_at(problem.start)
+    end = max(start, doc.offset_at(problem.end))
+    if doc.tree is not None and doc.grammar is not None:
+        start_byte, end_byte = doc.byte_at(start), doc.byte_at(end)
+        if end_byte == start_byte and end < len(doc.text):
+            end_byte = doc.byte_at(end + 1)
+        node: Node | None = doc.tree.root_node.descendant_for_byte_range(start_byte, end_byte)
+        while node is not None and node.parent is not None:
+            if _is_statement(node):
+                return line_target(
+                    doc,
+                    doc.offset_of_byte(node.start_byte),
+                    doc.offset_of_byte(node.end_byte),
+                    node.type,
+                    node_name(node) if node.type.endswith(("_definition", "_item")) else "",
+                )
+            node = node.parent
+    scoped = code_target(doc, Range(start=problem.start, end=problem.start))
+    if scoped is not None:
+        return scoped
+    return line_target(doc, start, end, "lines")
+
+
+def base_indent(text: str) -> str:
+    """The leading whitespace that every non-blank line of ``text`` shares."""
+    indents = [line[: len(line) - len(line.lstrip())] for line in text.split("\n") if line.strip()]
+    return os.path.commonprefix(indents) if indents else ""
+
+
+def indent_code(code: str, indent: str) -> str:
+    """``code`` dedented, stripped of blank lines around it, then indented by ``indent``
+    (blank lines stay empty, trailing whitespace goes)."""
+    lines = textwrap.dedent(code.replace("\r\n", "\n")).split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(indent + line.rstrip() if line.strip() else "" for line in lines)
+
+
+def _error_nodes(node: Node, out: list[Node]) -> None:
+    if node.is_error or node.is_missing:
+        out.append(node)
+        return
+    for child in node.children:
+        if child.has_error or child.is_missing:
+            _error_nodes(child, out)
+
+
+def parse_problem(doc: Document, start: int, end: int, new_text: str) -> str | None:
+    """Why ``doc.text`` with ``[start, end)`` replaced by ``new_text`` does not parse, as
+    ``"line N"`` (1-based, where the first syntax error is); ``None`` when it parses.
+
+    A document that already had syntax errors only has to be clean inside the replaced
+    part. Documents without a grammar cannot be checked and always pass.
+    """
+    if doc.grammar is None:
+        return None
+    text = doc.text[:start] + new_text + doc.text[end:]
+    data = text.encode("utf-8", "surrogatepass")
+    tree = new_parser(doc.grammar).parse(data)
+    if not tree.root_node.has_error:
+        return None
+    errors: list[Node] = []
+    _error_nodes(tree.root_node, errors)
+    if not errors:
+        errors = [tree.root_node]
+    had_errors = doc.tree.root_node.has_error if doc.tree is not None else False
+    if had_errors:
+        region_start = len(doc.text[:start].encode("utf-8", "surrogatepass"))
+        region_end = region_start + len(new_text.encode("utf-8", "surrogatepass"))
+        errors = [e for e in errors if e.start_byte <= region_end and e.end_byte >= region_start]
+        if not errors:
+            return None
+    return f"line {errors[0].start_point.row + 1}"
