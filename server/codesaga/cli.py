@@ -183,6 +183,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo([Path(f) for f in args.files]))
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Replay typing into a real server and a naive llama-cpp-python arm; print the figures."""
+    from codesaga.bench import BenchError, BenchOptions, run_bench
+
+    setup_logging("warning", None)
+    options = BenchOptions(
+        files=tuple(Path(f) for f in args.files),
+        interval_ms=args.interval_ms,
+        max_chars=args.max_chars,
+        json_path=Path(args.json) if args.json else None,
+        model=args.model,
+        overhead_keys=args.overhead_keys,
+    )
+    missing = [str(p) for p in options.files if not p.is_file()]
+    if missing:
+        print(f"codesaga bench: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        run_bench(options)
+    except BenchError as exc:
+        print(f"codesaga bench: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and editor configs that check flags)."""
     parser = argparse.ArgumentParser(
@@ -217,6 +242,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="drive a real server over the fixture files")
     demo.add_argument("files", nargs="*", help="files with <CURSOR> markers (default: fixtures)")
     demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="measure keystroke latency against plain llama.cpp")
+    bench.add_argument("files", nargs="*", help="files to type (default: the fixture files)")
+    bench.add_argument(
+        "--interval-ms", type=float, default=60.0, help="milliseconds between keys (60)"
+    )
+    bench.add_argument("--json", metavar="PATH", help="write the JSON report here")
+    bench.add_argument(
+        "--max-chars", type=int, default=400, help="keys typed over all files together (400)"
+    )
+    bench.add_argument("--model", help="registry name or GGUF path (default: settings)")
+    bench.add_argument(
+        "--overhead-keys", type=int, default=200, help="keys timed on the 5,000-line file (200)"
+    )
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

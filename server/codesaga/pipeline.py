@@ -19,7 +19,7 @@ from codesaga.documents import Document
 from codesaga.engine import Engine, Generation, GenerationRequest
 from codesaga.postprocess import Mode, max_tokens_for, postprocess
 from codesaga.scheduler import Scheduler, Superseded
-from codesaga.stats import Stats
+from codesaga.stats import DecodeClock, Stats
 
 Source = Literal["model", "cache", "type-through"]
 
@@ -117,6 +117,7 @@ class Completer:
                 return self._answer(hit, ctx, "cache", started)
 
         cancel = self.scheduler.begin(doc.uri)
+        clock = DecodeClock()
         request = GenerationRequest(
             prompt=prompt,
             max_tokens=max_tokens,
@@ -125,9 +126,10 @@ class Completer:
             cancel=cancel,
             should_stop=_line_limit(ctx.cursor.max_lines) if ctx.mode is Mode.MULTI_LINE else None,
             kv_key=doc.uri,
+            on_text=clock.piece,
         )
         try:
-            gen = await self.scheduler.run(cancel, lambda: self.engine.generate(request))
+            gen = await self.scheduler.run(cancel, lambda: self._generate(request, clock))
         finally:
             self.scheduler.finish(doc.uri, cancel)
         if gen.cancelled:
@@ -139,6 +141,20 @@ class Completer:
             self.cache.put(key, text)
         self.type_through.remember(doc.uri, before, text)
         return self._answer(text, ctx, "model", started, gen)
+
+    def _generate(self, request: GenerationRequest, clock: DecodeClock) -> Generation:
+        """Run the engine (on the model thread) and record the generation's metadata there, so
+        that a generation whose request was cancelled meanwhile is recorded too."""
+        gen = self.engine.generate(request)
+        self.stats.generation(
+            prompt_tokens=gen.prompt_tokens,
+            reused_tokens=gen.reused_tokens,
+            completion_tokens=gen.completion_tokens,
+            seconds=gen.seconds,
+            cancelled=gen.cancelled,
+            clock=clock,
+        )
+        return gen
 
     async def prefetch_after_accept(
         self, uri: str, latest: Callable[[], Document], wait_seconds: float = 1.0

@@ -3,9 +3,47 @@
 from __future__ import annotations
 
 import statistics
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
+
+MAX_GENERATION_RECORDS = 1000
+"""Per-generation records kept (the oldest are dropped first)."""
+
+
+@dataclass
+class DecodeClock:
+    """Times the decode phase of one streamed generation: pass :meth:`piece` as
+    ``GenerationRequest.on_text``. The first piece arrives once the prompt is evaluated, so
+    ``pieces - 1`` decode steps happen between the first and the last piece."""
+
+    first: float | None = None
+    """``time.perf_counter()`` seconds at the first non-empty piece (None: no piece yet)."""
+    last: float | None = None
+    pieces: int = 0
+
+    def piece(self, text: str) -> None:
+        """Note one decoded piece of text (called from the model thread)."""
+        if not text:
+            return
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = now
+        self.last = now
+        self.pieces += 1
+
+    @property
+    def decode_tokens(self) -> int:
+        """Decode steps timed by :attr:`decode_seconds` (0 with fewer than 2 pieces)."""
+        return max(0, self.pieces - 1)
+
+    @property
+    def decode_seconds(self) -> float:
+        """Seconds from the first to the last piece (0.0 with fewer than 2 pieces)."""
+        if self.first is None or self.last is None or self.pieces < 2:
+            return 0.0
+        return self.last - self.first
 
 
 @dataclass
@@ -17,6 +55,11 @@ class Stats:
     prompt_tokens: int = 0
     reused_tokens: int = 0
     completion_tokens: int = 0
+    generations: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=MAX_GENERATION_RECORDS)
+    )
+    """One record per model generation (cancelled ones too), newest last: see
+    :meth:`generation`."""
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``name`` (e.g. ``"cache_hit"``, ``"accepted"``)."""
@@ -32,8 +75,39 @@ class Stats:
         self.reused_tokens += reused
         self.completion_tokens += completion
 
+    def generation(
+        self,
+        *,
+        prompt_tokens: int,
+        reused_tokens: int,
+        completion_tokens: int,
+        seconds: float,
+        cancelled: bool,
+        clock: DecodeClock | None = None,
+    ) -> None:
+        """Record one generation's metadata (model tokens and seconds; never text).
+
+        ``prompt_tokens`` is the prompt's length, ``reused_tokens`` how many of them llama.cpp
+        kept from its KV cache (the rest were evaluated), ``seconds`` the whole generation, and
+        ``clock`` (optional) the timing of its decode phase.
+        """
+        self.generations.append(
+            {
+                "prompt_tokens": prompt_tokens,
+                "reused_tokens": reused_tokens,
+                "evaluated_tokens": prompt_tokens - reused_tokens,
+                "completion_tokens": completion_tokens,
+                "seconds": round(seconds, 4),
+                "decode_tokens": clock.decode_tokens if clock else 0,
+                "decode_seconds": round(clock.decode_seconds, 4) if clock else 0.0,
+                "cancelled": cancelled,
+            }
+        )
+
     def snapshot(self) -> dict[str, Any]:
-        """A JSON-ready summary: counters, token totals, p50/p95 latency per source in ms."""
+        """A JSON-ready summary: counters, token totals, p50/p95 latency per source in ms, and
+        the per-generation records (``generations``, oldest first, at most
+        :data:`MAX_GENERATION_RECORDS`)."""
         lat = {
             src: {
                 "n": len(vals),
@@ -51,6 +125,7 @@ class Stats:
                 "completion": self.completion_tokens,
             },
             "latency": lat,
+            "generations": list(self.generations),
         }
 
 

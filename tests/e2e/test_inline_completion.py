@@ -135,3 +135,52 @@ async def test_invalid_settings_keep_previous(client: LanguageClient) -> None:
     result = await client.text_document_inline_completion_async(inline_params(uri, positions[1]))
     assert isinstance(result, types.InlineCompletionList)
     client.set_configuration({"maxTokens": 24}, section="codesaga")
+
+
+async def counts(client: LanguageClient) -> dict[str, int]:
+    """The server's usage counters (``codesaga.stats``)."""
+    snapshot = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="codesaga.stats")
+    )
+    return dict(snapshot["counts"])
+
+
+async def test_prefetch_after_acceptance(client: LanguageClient) -> None:
+    uri, _text, positions = open_fixture(client, "inventory.py", "python")
+    pos = positions[0]
+    shown = await client.text_document_inline_completion_async(inline_params(uri, pos))
+    assert isinstance(shown, types.InlineCompletionList) and shown.items
+    item = shown.items[0]
+    assert isinstance(item.insert_text, str) and item.command is not None
+    models_before = (await counts(client)).get("model", 0)
+    # accept: the client inserts the text and runs the item's command
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=pos, end=pos), text=item.insert_text
+                )
+            ],
+        )
+    )
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=item.command.command, arguments=item.command.arguments)
+    )
+    lines = item.insert_text.split("\n")
+    after = types.Position(
+        line=pos.line + len(lines) - 1,
+        character=(pos.character if len(lines) == 1 else 0) + len(lines[-1]),
+    )
+
+    for _ in range(300):  # the prefetch runs in the background, through the model
+        if (await counts(client)).get("model", 0) > models_before:
+            break
+        await asyncio.sleep(0.1)
+    before = await counts(client)
+    assert before.get("prefetch") == 1
+    await client.text_document_inline_completion_async(inline_params(uri, after))
+    now = await counts(client)
+    # the next request at the new cursor was answered from the cache, not the model
+    assert now.get("cache", 0) == before.get("cache", 0) + 1
+    assert now.get("model", 0) == before.get("model", 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codesaga.lsp import chat, completion, lifecycle
+from codesaga.lsp import actions, chat, completion, lifecycle, stats
 from codesaga.lsp.server import CodeSagaServer
 
 
@@ -11,5 +11,7 @@ def create_server() -> CodeSagaServer:
     server = CodeSagaServer()
     lifecycle.register(server)
     completion.register(server)
+    actions.register(server)
     chat.register(server)
+    stats.register(server)
     return server

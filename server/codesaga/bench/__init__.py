@@ -1,0 +1,332 @@
+"""``codesaga bench``: replay a person typing into the real server, against a naive baseline.
+
+Phases, one after the other so that no two of them share the CPU:
+
+1. **server arm** (:mod:`codesaga.bench.live`): ``codesaga serve`` in a child process with a
+   fresh cache directory, typed into over LSP key by key (``didChange`` + an automatic inline
+   completion per key, ``$/cancelRequest`` for the one still pending when the next key comes,
+   a wait for the suggestion after each Enter); then its ``codesaga.stats`` and peak RSS;
+2. **naive arm** (:mod:`codesaga.bench.local`): plain llama-cpp-python, one ``Llama``, the
+   text before the cursor at every pause point of phase 1, same ``maxTokens``, stop at newline;
+3. **raw decode**: the same ``Llama`` streaming the server's own prompts, for decode speed;
+4. **overhead**: the server's modules in-process on a generated 5,000-line Python file.
+
+The report (:mod:`codesaga.bench.report`) is printed as a table and written as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from codesaga.bench.live import BenchError, ServerArm, ServerRun
+from codesaga.bench.report import build_report, render
+from codesaga.bench.script import TypingPlan, big_python_file, normalise_newlines, plan_typing
+from codesaga.demo import FIXTURES, MARKER, strip_markers
+from codesaga.syntax.languages import grammar_name
+
+__all__ = ["BenchError", "BenchOptions", "default_files", "plan_files", "run_bench"]
+
+FIXTURE_PATTERNS = ("*.py", "*.ts")
+OVERHEAD_LINES = 5000
+OVERHEAD_SOURCE = "inventory.py"
+BUSY_SHARE = 0.1
+"""Warn when other processes used more than this share of all cores during the run."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What ``codesaga bench`` was asked for."""
+
+    files: tuple[Path, ...] = ()
+    """Files to type (``<CURSOR>`` markers are removed); empty = the fixture files."""
+    interval_ms: float = 60.0
+    """Milliseconds between keys."""
+    max_chars: int = 400
+    """Keys typed in all files together (split evenly; whole lines only)."""
+    json_path: Path | None = None
+    """Where to write the JSON report; None = ``<cacheDir>/bench/bench-<time>.json``."""
+    model: str | None = None
+    """Registry name or GGUF path; None = the settings' ``model``."""
+    overhead_keys: int = 200
+    """Keystrokes timed in the overhead phase."""
+    start_fraction: float = 0.4
+    """Share of each file's lines already there when typing starts."""
+
+
+def default_files() -> list[Path]:
+    """The fixture files (``tests/fixtures/*.py``, ``*.ts``) of a source checkout."""
+    return sorted(p for pattern in FIXTURE_PATTERNS for p in FIXTURES.glob(pattern))
+
+
+def plan_files(paths: Sequence[Path], max_chars: int, start_fraction: float) -> list[TypingPlan]:
+    """A typing plan per file, the ``max_chars`` keys split evenly between them.
+
+    Raises BenchError for a missing or unreadable file, or when there is nothing to type.
+    """
+    if not paths:
+        raise BenchError("no files to type (no fixtures found and none given)")
+    budget = max(1, max_chars // len(paths))
+    plans = []
+    for path in paths:
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BenchError(f"cannot read {path}: {exc}") from exc
+        text, _markers = strip_markers(normalise_newlines(raw))
+        language = grammar_name("", path.as_uri()) or "plaintext"
+        plan = plan_typing(path.name, language, text, budget, start_fraction)
+        if plan.typed:
+            plans.append(plan)
+    if not plans:
+        raise BenchError("the files have nothing to type after their first lines")
+    return plans
+
+
+def _overhead_source(paths: Sequence[Path]) -> str:
+    """Python source to grow into the 5,000-line file: the inventory fixture, else the first
+    Python file given; ``<CURSOR>`` markers become ``None``."""
+    candidates = [FIXTURES / OVERHEAD_SOURCE, *(p for p in paths if p.suffix == ".py")]
+    for path in candidates:
+        if path.is_file():
+            # a marker is a hole in the code ("if <CURSOR>]"): fill it so that the file parses
+            return normalise_newlines(path.read_text(encoding="utf-8")).replace(MARKER, "None")
+    raise BenchError("no Python file to build the 5,000-line overhead file from")
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    console = Console(stderr=True)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        yield progress
+
+
+def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str, Any]:
+    """Run every phase and return the report (also printed and written as JSON).
+
+    Raises BenchError when the server or the model cannot be used, ModelError when the model
+    cannot be resolved.
+    """
+    from codesaga.bench import local
+    from codesaga.models import resolve
+    from codesaga.settings import Settings
+
+    started = time.perf_counter()
+    load_start = _loadavg()
+    cpu_start = _cpu_times()
+    out = console or Console(width=None if sys.stdout.isatty() else 132)
+    settings = Settings()
+    if options.model:
+        settings = settings.model_copy(update={"model": options.model})
+    model_path = resolve(settings.model, settings.resolved_cache_dir())
+    paths = list(options.files) or default_files()
+    plans = plan_files(paths, options.max_chars, options.start_fraction)
+    big_file = big_python_file(_overhead_source(paths), OVERHEAD_LINES)
+    interval_s = options.interval_ms / 1000.0
+    keys_planned = sum(plan.keys for plan in plans)
+    phases = _Phases()
+
+    with tempfile.TemporaryDirectory(prefix="codesaga-bench-") as tmp, _progress() as progress:
+        env = dict(os.environ)
+        env.update(CODESAGA_CACHE_DIR=str(Path(tmp) / "cache"), CODESAGA_MODEL=str(model_path))
+        task = progress.add_task("server: loading model", total=keys_planned)
+        arm = ServerArm(
+            env, interval_s, Path(tmp) / "server.log", on_key=lambda n: progress.advance(task, n)
+        )
+        server = asyncio.run(_server_arm(arm, plans, progress, task))
+        phases.mark("server")
+        progress.update(task, description="server arm")
+
+        engine_task = progress.add_task("naive: loading model", total=len(server.pauses))
+        engine = local.load_engine_for_bench(
+            model_path,
+            n_ctx=settings.context_size,
+            n_gpu_layers=settings.gpu_layers,
+            n_threads=settings.threads,
+            fim_family=settings.fim_family,
+        )
+        try:
+            phases.mark("naive_load")
+            progress.update(engine_task, description="naive arm")
+            naive = local.run_naive(
+                engine,
+                server.pauses,
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                on_done=lambda: progress.advance(engine_task),
+            )
+            phases.mark("naive")
+            from codesaga.pipeline import Completer
+            from codesaga.scheduler import Scheduler
+
+            scheduler = Scheduler()
+            completer = Completer(
+                engine,
+                scheduler,
+                None,
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+            )
+            requests = [local.server_request(completer, pause) for pause in server.pauses]
+            scheduler.shutdown()
+            raw_task = progress.add_task("raw decode", total=len(requests))
+            raw = local.run_raw_decode(engine, requests, lambda: progress.advance(raw_task))
+            phases.mark("raw_decode")
+            over_task = progress.add_task("overhead (5,000 lines)", total=options.overhead_keys)
+            overhead = local.measure_overhead(
+                engine,
+                big_file,
+                keys=options.overhead_keys,
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                on_key=lambda: progress.advance(over_task),
+            )
+            phases.mark("overhead")
+        finally:
+            engine.close()
+
+    other = _other_cpu_share(cpu_start, _cpu_times())
+    setup: dict[str, Any] = {
+        "files": [plan.name for plan in plans],
+        "keys_planned": keys_planned,
+        "interval_ms": options.interval_ms,
+        "max_chars": options.max_chars,
+        "model_name": model_path.name,
+        "model_bytes": model_path.stat().st_size,
+        "n_ctx": settings.context_size,
+        "threads": settings.threads or os.cpu_count() or 1,
+        "max_tokens": settings.max_tokens,
+        "temperature": settings.temperature,
+        "cpu_count": os.cpu_count(),
+        "loadavg_1min_start": load_start,
+        "other_cpu_share": other,
+        "server_ready_s": round(server.ready_seconds, 2),
+        "phase_s": phases.seconds,
+        "phase_other_cpu_share": phases.other_cpu,
+        "server_messages": [m for m in server.messages if "error" in m.lower()][:5],
+    }
+    report = build_report(
+        server=server,
+        naive=naive,
+        raw_decode=raw,
+        overhead=overhead,
+        setup=setup,
+        runtime_s=time.perf_counter() - started,
+    )
+    json_path = options.json_path or (
+        settings.resolved_cache_dir() / "bench" / f"bench-{datetime.now():%Y%m%d-%H%M%S}.json"
+    )
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report["json_path"] = str(json_path)
+    out.print(render(report))
+    if other is not None and other > BUSY_SHARE:
+        out.print(
+            f"[yellow]warning: other processes used {_share(other)} of the CPU during the run "
+            f"(1-minute load average {load_start} at its start, {os.cpu_count()} cores): the "
+            "timings are pessimistic[/yellow]"
+        )
+    for target in report["targets"]:
+        out.print(f"{target['status']:<4}  {target['name']}  (value {target['value']})")
+    out.print(f"JSON: {json_path}")
+    return report
+
+
+class _Phases:
+    """Wall seconds and the other processes' CPU share of each phase of the run."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.other_cpu: dict[str, float | None] = {}
+        self._wall = time.perf_counter()
+        self._cpu = _cpu_times()
+
+    def mark(self, name: str) -> None:
+        """End the phase ``name`` (it began at the previous mark)."""
+        wall, cpu = time.perf_counter(), _cpu_times()
+        self.seconds[name] = round(wall - self._wall, 2)
+        self.other_cpu[name] = _other_cpu_share(self._cpu, cpu)
+        self._wall, self._cpu = wall, cpu
+
+
+def _cpu_times() -> tuple[float, float, float] | None:
+    """(wall seconds, CPU seconds busy on all cores, CPU seconds of this process and its
+    reaped children) from ``/proc/stat`` and ``os.times()``; None off Linux."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="ascii").splitlines()[0].split()[1:]
+        ticks = [int(f) for f in fields]
+        tick = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    busy = (sum(ticks[:8]) - idle) / tick  # user..steal; guest time is counted in user
+    own = os.times()
+    mine = own.user + own.system + own.children_user + own.children_system
+    return time.monotonic(), busy, mine
+
+
+def _other_cpu_share(
+    start: tuple[float, float, float] | None, end: tuple[float, float, float] | None
+) -> float | None:
+    """Share of all cores' time that other processes used between two :func:`_cpu_times`."""
+    if start is None or end is None:
+        return None
+    wall = (end[0] - start[0]) * (os.cpu_count() or 1)
+    if wall <= 0:
+        return None
+    other = (end[1] - start[1]) - (end[2] - start[2])
+    return round(min(1.0, max(0.0, other / wall)), 3)
+
+
+def _share(value: float | None) -> str:
+    return "an unknown share" if value is None else f"{value * 100:.0f} %"
+
+
+def _loadavg() -> float | None:
+    """The 1-minute load average (None where the platform has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+async def _server_arm(
+    arm: ServerArm, plans: Sequence[TypingPlan], progress: Progress, task: Any
+) -> ServerRun:
+    try:
+        await arm.start()
+        progress.update(task, description="server arm: typing")
+        for plan in plans:
+            await arm.type_file(plan, f"file:///codesaga-bench/{plan.name}")
+        progress.update(task, description="server arm: stats")
+        return await arm.finish()
+    except BaseException:
+        await arm.stop()
+        raise

@@ -1,0 +1,433 @@
+"""The figures of ``codesaga bench``: one JSON-ready dict, the issue's targets, a rich table.
+
+:func:`build_report` turns the raw measurements into the report; :func:`targets` checks it
+against the targets of issue 5; :func:`render` draws it. All three are pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+
+from codesaga.bench.live import ServerRun
+from codesaga.bench.local import STAGES, Completion, DecodeSample, Overhead
+from codesaga.bench.script import percentile, ratio, summary
+
+MIB = 1024 * 1024
+RSS_HEADROOM_BYTES = 300 * MIB
+"""Peak RSS target: the model file plus this much."""
+HIT_SOURCES = ("cache", "type-through")
+
+# (name, what is compared, limit, "le" or "ge")
+TARGETS: tuple[tuple[str, str, float, str], ...] = (
+    ("p50 latency at pauses <= 0.7 x naive p50", "latency_p50_ratio", 0.7, "le"),
+    ("p95 latency at pauses <= 1.5 x naive p50", "latency_p95_to_naive_p50", 1.5, "le"),
+    ("keystroke requests answered before next key >= 20 %", "answered_share", 0.2, "ge"),
+    ("server overhead p95 <= 10 ms on a 5,000-line file", "overhead_p95_ms", 10.0, "le"),
+    ("type-through and cache hits p95 <= 5 ms end to end", "hits_p95_ms", 5.0, "le"),
+    ("decode tokens/s >= 95 % of raw llama-cpp-python", "decode_ratio", 0.95, "ge"),
+    ("peak RSS <= model file + 300 MiB", "peak_rss_over_budget", 1.0, "le"),
+)
+
+
+def _ms(seconds: Sequence[float]) -> list[float]:
+    return [s * 1000.0 for s in seconds]
+
+
+def _token_summary(prompt: list[int], reused: list[int]) -> dict[str, Any]:
+    """Prompt tokens evaluated vs reused over a list of generations."""
+    evaluated = [p - r for p, r in zip(prompt, reused, strict=True)]
+    n = len(prompt)
+
+    def mean(values: list[int]) -> float | None:
+        return round(sum(values) / n, 1) if n else None
+
+    def pct(values: list[int], q: float) -> float | None:
+        value = percentile(values, q)
+        return None if value is None else round(value, 1)
+
+    return {
+        "requests": n,
+        "prompt_mean": mean(prompt),
+        "reused_mean": mean(reused),
+        "evaluated_mean": mean(evaluated),
+        "evaluated_p50": pct(evaluated, 50),
+        "evaluated_p95": pct(evaluated, 95),
+        "reused_share": ratio(sum(reused), sum(prompt)),
+    }
+
+
+def _rate(tokens: int, seconds: float) -> float | None:
+    return round(tokens / seconds, 1) if seconds > 0 and tokens > 0 else None
+
+
+def build_report(
+    *,
+    server: ServerRun,
+    naive: Sequence[Completion],
+    raw_decode: Sequence[DecodeSample],
+    overhead: Overhead,
+    setup: dict[str, Any],
+    runtime_s: float,
+) -> dict[str, Any]:
+    """Every figure of the bench as a JSON-ready dict (times in ms unless a key says ``_s``;
+    tokens are model tokens; sizes are bytes)."""
+    pause_ms = _ms([r.seconds for r in server.requests if r.kind == "pause" and r.seconds])
+    naive_ms = _ms([c.seconds for c in naive])
+    server_lat = summary(pause_ms)
+    naive_lat = summary(naive_ms)
+
+    keyed = [r for r in server.requests if r.kind != "pause" and r.next_key is not None]
+    answered = [r for r in keyed if r.answered_before_next_key]
+    with_text = [r for r in answered if r.text]
+    outcomes = {
+        name: sum(1 for r in server.requests if r.outcome == name)
+        for name in ("result", "cancelled", "error")
+    }
+    outcomes["pending"] = sum(1 for r in server.requests if r.outcome is None)
+
+    stats = server.stats or {}
+    counts = stats.get("counts", {})
+    hit_ms = _ms([r.seconds for r in server.requests if r.source in HIT_SOURCES and r.seconds])
+    by_source = {
+        src: summary(_ms([r.seconds for r in server.requests if r.source == src and r.seconds]))
+        for src in ("model", *HIT_SOURCES)
+    }
+
+    gens = [g for g in stats.get("generations", []) if isinstance(g, dict)]
+    done_gens = [g for g in gens if not g.get("cancelled")]
+    server_decode_tokens = sum(int(g.get("decode_tokens", 0)) for g in gens)
+    server_decode_s = sum(float(g.get("decode_seconds", 0.0)) for g in gens)
+    raw_tokens = sum(s.decode_tokens for s in raw_decode)
+    raw_s = sum(s.decode_seconds for s in raw_decode)
+    server_rate = _rate(server_decode_tokens, server_decode_s)
+    raw_rate = _rate(raw_tokens, raw_s)
+
+    total = summary(overhead.total_ms)
+    memory = stats.get("memory", {}) if isinstance(stats.get("memory"), dict) else {}
+    peak = server.peak_rss_bytes or memory.get("peak_rss_bytes")
+    model_bytes = int(setup.get("model_bytes", 0))
+    budget = model_bytes + RSS_HEADROOM_BYTES
+
+    report: dict[str, Any] = {
+        "version": 1,
+        "setup": dict(setup),
+        "runtime_s": round(runtime_s, 1),
+        "latency_at_pauses": {
+            "server": server_lat,
+            "naive": naive_lat,
+            "ratio_p50": ratio(server_lat["p50_ms"], naive_lat["p50_ms"]),
+            "server_p95_to_naive_p50": ratio(server_lat["p95_ms"], naive_lat["p50_ms"]),
+            "with_suggestion": sum(1 for r in server.requests if r.kind == "pause" and r.text),
+        },
+        "keystrokes": {
+            "typed": server.keys_typed,
+            "requests": len(keyed),
+            "answered_before_next_key": len(answered),
+            "answered_share": ratio(len(answered), len(keyed)),
+            "with_suggestion_before_next_key": len(with_text),
+            "with_suggestion_share": ratio(len(with_text), len(keyed)),
+            "cancel_sent": sum(1 for r in keyed if r.cancel_sent),
+            "outcomes": outcomes,
+            "accepted": server.accepted,
+            "accepted_chars": server.accepted_chars,
+        },
+        "hits": {
+            "cache": int(counts.get("cache", 0)),
+            "type_through": int(counts.get("type-through", 0)),
+            "model": int(counts.get("model", 0)),
+            "cancelled_generations": int(counts.get("cancelled", 0)),
+            "server_latency": stats.get("latency", {}),
+            "client_latency": by_source,
+            "hits_client": summary(hit_ms),
+        },
+        "prompt_tokens": {
+            "server": _token_summary(
+                [int(g.get("prompt_tokens", 0)) for g in done_gens],
+                [int(g.get("reused_tokens", 0)) for g in done_gens],
+            ),
+            "server_all_generations": _token_summary(
+                [int(g.get("prompt_tokens", 0)) for g in gens],
+                [int(g.get("reused_tokens", 0)) for g in gens],
+            ),
+            "naive": _token_summary(
+                [c.prompt_tokens for c in naive], [c.reused_tokens for c in naive]
+            ),
+        },
+        "overhead": {
+            "lines": overhead.lines,
+            "keystrokes": len(overhead.total_ms),
+            "total": total,
+            "stages": {stage: summary(overhead.stages_ms.get(stage, [])) for stage in STAGES},
+            "pipeline_end_to_end": summary(overhead.pipeline_ms),
+        },
+        "decode": {
+            "server_tokens_per_s": server_rate,
+            "raw_tokens_per_s": raw_rate,
+            "ratio": ratio(server_rate, raw_rate),
+            "server_decode_tokens": server_decode_tokens,
+            "server_decode_s": round(server_decode_s, 3),
+            "server_generations": len(gens),
+            "raw_decode_tokens": raw_tokens,
+            "raw_decode_s": round(raw_s, 3),
+            "raw_generations": len(raw_decode),
+        },
+        "memory": {
+            "server_peak_rss_bytes": peak,
+            "server_rss_bytes_at_end": memory.get("rss_bytes"),
+            "model_bytes": model_bytes,
+            "budget_bytes": budget,
+        },
+    }
+    report["pauses"] = _pause_rows(server, naive)
+    report["targets"] = targets(report)
+    return report
+
+
+def _pause_rows(server: ServerRun, naive: Sequence[Completion]) -> list[dict[str, Any]]:
+    """Each pause side by side (metadata only): where, both latencies, the server's source and
+    suggestion length, the naive arm's evaluated tokens."""
+    pauses = [r for r in server.requests if r.kind == "pause"]
+    rows = []
+    for i, request in enumerate(pauses):
+        point = server.pauses[i] if i < len(server.pauses) else None
+        other = naive[i] if i < len(naive) else None
+        rows.append(
+            {
+                "file": point.file if point else None,
+                "line": point.position.line + 1 if point else None,
+                "server_ms": None if request.seconds is None else round(request.seconds * 1e3, 1),
+                "server_source": request.source,
+                "server_chars": len(request.text),
+                "naive_ms": None if other is None else round(other.seconds * 1e3, 1),
+                "naive_evaluated_tokens": (
+                    None if other is None else other.prompt_tokens - other.reused_tokens
+                ),
+                "naive_chars": None if other is None else other.text_chars,
+            }
+        )
+    return rows
+
+
+def _target_values(report: dict[str, Any]) -> dict[str, float | None]:
+    lat = report["latency_at_pauses"]
+    mem = report["memory"]
+    peak = mem.get("server_peak_rss_bytes")
+    hits = report["hits"]["hits_client"]
+    # both the whole run's p95 and the end-to-end pipeline's p95 must meet the overhead target
+    totals = [
+        report["overhead"]["total"].get("p95_ms"),
+        report["overhead"]["pipeline_end_to_end"].get("p95_ms"),
+    ]
+    known = [t for t in totals if t is not None]
+    return {
+        "latency_p50_ratio": lat.get("ratio_p50"),
+        "latency_p95_to_naive_p50": lat.get("server_p95_to_naive_p50"),
+        "answered_share": report["keystrokes"].get("answered_share"),
+        "overhead_p95_ms": max(known) if known else None,
+        "hits_p95_ms": hits.get("p95_ms"),
+        "decode_ratio": report["decode"].get("ratio"),
+        "peak_rss_over_budget": ratio(peak, mem.get("budget_bytes")),
+    }
+
+
+def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 5 with its measured value, limit and ``status`` (``PASS``,
+    ``FAIL``, or ``N/A`` when the run produced no data for it)."""
+    values = _target_values(report)
+    out = []
+    for name, key, limit, how in TARGETS:
+        value = values.get(key)
+        if value is None:
+            status = "N/A"
+        else:
+            ok = value <= limit if how == "le" else value >= limit
+            status = "PASS" if ok else "FAIL"
+        out.append({"name": name, "key": key, "value": value, "limit": limit, "status": status})
+    return out
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def _status(report: dict[str, Any], key: str) -> str:
+    for target in report["targets"]:
+        if target["key"] == key:
+            status = str(target["status"])
+            colour = {"PASS": "green", "FAIL": "red"}.get(status, "yellow")
+            return f"[{colour}]{status}[/{colour}]"
+    return ""
+
+
+def render(report: dict[str, Any]) -> Table:
+    """The report as one rich table: figure, server, naive/raw, ratio, target, result."""
+    setup = report["setup"]
+    table = Table(
+        title=(
+            f"codesaga bench: {setup.get('model_name', '')}, "
+            f"{setup.get('keys_planned', 0)} keys at {setup.get('interval_ms', 0)} ms, "
+            f"{setup.get('threads', 0)} threads, n_ctx {setup.get('n_ctx', 0)}"
+        ),
+        caption=f"runtime {report['runtime_s']} s",
+    )
+    for column, justify in (
+        ("figure", "left"),
+        ("server", "right"),
+        ("naive / raw", "right"),
+        ("ratio", "right"),
+        ("target", "left"),
+        ("result", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+
+    lat = report["latency_at_pauses"]
+    srv, nai = lat["server"], lat["naive"]
+    table.add_row(
+        f"latency at pauses p50 (n={srv['n']})",
+        _fmt(srv["p50_ms"], " ms"),
+        _fmt(nai["p50_ms"], " ms"),
+        _fmt(lat["ratio_p50"], "", 2),
+        "<= 0.7",
+        _status(report, "latency_p50_ratio"),
+    )
+    table.add_row(
+        "latency at pauses p95",
+        _fmt(srv["p95_ms"], " ms"),
+        _fmt(nai["p95_ms"], " ms"),
+        _fmt(lat["server_p95_to_naive_p50"], "", 2) + " of naive p50",
+        "<= 1.5",
+        _status(report, "latency_p95_to_naive_p50"),
+    )
+    keys = report["keystrokes"]
+    table.add_row(
+        f"keystroke requests answered before next key (n={keys['requests']})",
+        f"{keys['answered_before_next_key']} ({_fmt(_pct(keys['answered_share']), ' %')})",
+        "",
+        "",
+        ">= 20 %",
+        _status(report, "answered_share"),
+    )
+    table.add_row(
+        "  … with a suggestion",
+        f"{keys['with_suggestion_before_next_key']} "
+        f"({_fmt(_pct(keys['with_suggestion_share']), ' %')})",
+        "",
+        "",
+        "",
+        "",
+    )
+    table.add_row(
+        "  accepted at pauses (chars)",
+        f"{keys['accepted']} ({keys['accepted_chars']})",
+        "",
+        "",
+        "",
+        "",
+    )
+    hits = report["hits"]
+    hit_lat = hits["hits_client"]
+    table.add_row(
+        "cache / type-through / model answers",
+        f"{hits['cache']} / {hits['type_through']} / {hits['model']}",
+        "",
+        "",
+        "",
+        "",
+    )
+    table.add_row(
+        f"hit latency end to end p50 / p95 (n={hit_lat['n']})",
+        f"{_fmt(hit_lat['p50_ms'], ' ms')} / {_fmt(hit_lat['p95_ms'], ' ms')}",
+        "",
+        "",
+        "p95 <= 5 ms",
+        _status(report, "hits_p95_ms"),
+    )
+    tokens = report["prompt_tokens"]
+    s_tok, n_tok = tokens["server"], tokens["naive"]
+    table.add_row(
+        f"prompt tokens evaluated / reused, mean (n={s_tok['requests']} / {n_tok['requests']})",
+        f"{_fmt(s_tok['evaluated_mean'])} / {_fmt(s_tok['reused_mean'])}",
+        f"{_fmt(n_tok['evaluated_mean'])} / {_fmt(n_tok['reused_mean'])}",
+        "",
+        "",
+        "",
+    )
+    a_tok = tokens["server_all_generations"]
+    table.add_row(
+        f"  … all generations, cancelled too (n={a_tok['requests']})",
+        f"{_fmt(a_tok['evaluated_mean'])} / {_fmt(a_tok['reused_mean'])}",
+        "",
+        "",
+        "",
+        "",
+    )
+    table.add_row(
+        "prompt tokens evaluated p50 / p95",
+        f"{_fmt(s_tok['evaluated_p50'])} / {_fmt(s_tok['evaluated_p95'])}",
+        f"{_fmt(n_tok['evaluated_p50'])} / {_fmt(n_tok['evaluated_p95'])}",
+        "",
+        "",
+        "",
+    )
+    over = report["overhead"]
+    table.add_row(
+        f"server overhead p50 / p95 ({over['lines']} lines, {over['keystrokes']} keys)",
+        f"{_fmt(over['total']['p50_ms'], ' ms', 2)} / {_fmt(over['total']['p95_ms'], ' ms', 2)}",
+        "",
+        "",
+        "p95 <= 10 ms",
+        _status(report, "overhead_p95_ms"),
+    )
+    for stage in STAGES:
+        st = over["stages"][stage]
+        table.add_row(
+            f"  {stage}",
+            f"{_fmt(st['p50_ms'], ' ms', 2)} / {_fmt(st['p95_ms'], ' ms', 2)}",
+            "",
+            "",
+            "",
+            "",
+        )
+    pipe = over["pipeline_end_to_end"]
+    table.add_row(
+        "  parse + Completer.complete, instant engine",
+        f"{_fmt(pipe['p50_ms'], ' ms', 2)} / {_fmt(pipe['p95_ms'], ' ms', 2)}",
+        "",
+        "",
+        "",
+        "",
+    )
+    dec = report["decode"]
+    table.add_row(
+        "decode tokens/s",
+        _fmt(dec["server_tokens_per_s"]),
+        _fmt(dec["raw_tokens_per_s"]),
+        _fmt(dec["ratio"], "", 3),
+        ">= 0.95",
+        _status(report, "decode_ratio"),
+    )
+    mem = report["memory"]
+    table.add_row(
+        "server peak RSS",
+        _fmt(_mib(mem["server_peak_rss_bytes"]), " MiB"),
+        f"model {_fmt(_mib(mem['model_bytes']), ' MiB')}",
+        "",
+        f"<= {_fmt(_mib(mem['budget_bytes']), ' MiB')}",
+        _status(report, "peak_rss_over_budget"),
+    )
+    return table
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else round(share * 100.0, 1)
+
+
+def _mib(value: int | None) -> float | None:
+    return None if value is None else round(value / MIB, 1)

@@ -1,0 +1,112 @@
+"""``codesaga bench`` end to end on a tiny input: a real server, the real model, the naive arm.
+
+A smoke test of the harness: every figure is in the JSON with a sane type. Timings are never
+asserted on (they depend on the machine and on what else runs on it).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import server_env
+
+pytestmark = pytest.mark.model
+
+TINY = """def area(w, h):
+    return w * h
+
+
+def half(x):
+    y = x / 2
+    return y
+"""
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    source = tmp_path / "tiny.py"
+    source.write_text(TINY, encoding="utf-8")
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codesaga",
+            "bench",
+            str(source),
+            "--max-chars",
+            "26",
+            "--interval-ms",
+            "30",
+            "--overhead-keys",
+            "5",
+            "--json",
+            str(out),
+        ],
+        env=server_env(CODESAGA_MAX_TOKENS="16"),  # short generations keep the smoke run short
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "latency at pauses" in proc.stdout and "decode tokens/s" in proc.stdout
+    report = json.loads(out.read_text(encoding="utf-8"))
+
+    assert report["setup"]["files"] == ["tiny.py"] and report["setup"]["max_tokens"] == 16
+    assert _number(report["runtime_s"])
+    lat = report["latency_at_pauses"]
+    assert lat["server"]["n"] >= 1 and lat["naive"]["n"] == lat["server"]["n"]
+    for arm in ("server", "naive"):
+        assert lat[arm]["p50_ms"] > 0 and lat[arm]["p95_ms"] >= lat[arm]["p50_ms"]
+    assert _number(lat["ratio_p50"]) and _number(lat["server_p95_to_naive_p50"])
+
+    keys = report["keystrokes"]
+    assert keys["typed"] >= 2 and keys["requests"] >= 1
+    assert 0 <= keys["answered_share"] <= 1
+    assert keys["answered_before_next_key"] <= keys["requests"]
+    assert keys["outcomes"]["pending"] == 0 and keys["outcomes"]["error"] == 0
+
+    hits = report["hits"]
+    for name in ("cache", "type_through", "model"):
+        assert isinstance(hits[name], int) and hits[name] >= 0
+    assert hits["model"] >= 1  # the cache started cold: the first pause went to the model
+
+    tokens = report["prompt_tokens"]
+    for arm in ("server_all_generations", "naive"):
+        assert tokens[arm]["requests"] >= 1
+        assert tokens[arm]["prompt_mean"] > 0 and tokens[arm]["evaluated_mean"] >= 0
+        assert tokens[arm]["reused_mean"] <= tokens[arm]["prompt_mean"]
+
+    over = report["overhead"]
+    assert over["lines"] == 5000 and over["keystrokes"] == 5
+    assert over["total"]["p50_ms"] > 0 and over["pipeline_end_to_end"]["p50_ms"] > 0
+    assert set(over["stages"]) == {
+        "parse",
+        "context",
+        "prompt",
+        "type_through",
+        "cache",
+        "postprocess",
+    }
+
+    decode = report["decode"]
+    for key in ("server_tokens_per_s", "raw_tokens_per_s", "ratio"):
+        assert decode[key] is None or _number(decode[key])
+    assert decode["server_generations"] >= 1 and decode["raw_generations"] == lat["server"]["n"]
+
+    mem = report["memory"]
+    assert mem["server_peak_rss_bytes"] > mem["model_bytes"] // 2 > 0
+    assert mem["budget_bytes"] == mem["model_bytes"] + 300 * 2**20
+
+    statuses = {t["key"]: t["status"] for t in report["targets"]}
+    assert len(statuses) == 7
+    assert set(statuses.values()) <= {"PASS", "FAIL", "N/A"}
+    assert statuses["peak_rss_over_budget"] in {"PASS", "FAIL"}
