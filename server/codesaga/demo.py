@@ -77,12 +77,24 @@ class DemoClient(LanguageClient):
 
 
 def client_capabilities() -> types.ClientCapabilities:
-    """What the demo (and the tests) announce: progress, configuration, inline completion."""
+    """What the demo announces: progress, configuration, inline completion, code actions
+    with resolve and versioned workspace edits."""
+    kinds = ["", "quickfix", "refactor", "refactor.rewrite", "source"]
     return types.ClientCapabilities(
         window=types.WindowClientCapabilities(work_done_progress=True),
-        workspace=types.WorkspaceClientCapabilities(configuration=True),
+        workspace=types.WorkspaceClientCapabilities(
+            configuration=True,
+            workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=True),
+        ),
         text_document=types.TextDocumentClientCapabilities(
             inline_completion=types.InlineCompletionClientCapabilities(),
+            code_action=types.CodeActionClientCapabilities(
+                code_action_literal_support=types.ClientCodeActionLiteralOptions(
+                    code_action_kind=types.ClientCodeActionKindOptions(value_set=kinds)
+                ),
+                resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]),
+                data_support=True,
+            ),
         ),
     )
 
@@ -168,6 +180,65 @@ async def demo_chat(client: LanguageClient, path: Path) -> None:
     _show("turn 2 (same session)", second.get("reply", ""), seconds)
 
 
+async def demo_actions(client: DemoClient, path: Path) -> None:
+    """List code actions on a function (instant, no model), then resolve a refactor and a fix
+    for a diagnostic; print the edit or the server's reason for giving none."""
+    if not path.is_file():
+        return
+    text, positions = strip_markers(path.read_text(encoding="utf-8"))
+    uri = path.resolve().as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=text
+            )
+        )
+    )
+    print(f"\ncode actions on {path.name}", flush=True)
+    undefined = positions[-1]
+    problem = types.Diagnostic(
+        range=types.Range(
+            start=undefined,
+            end=types.Position(line=undefined.line, character=undefined.character + 4),
+        ),
+        message="undefined name 'totl'",
+        source="demo",
+    )
+    for where, diagnostics, wanted in (
+        (positions[0], [], "refactor"),
+        (undefined, [problem], "quickfix"),
+    ):
+        started = time.perf_counter()
+        listed = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(start=where, end=where),
+                context=types.CodeActionContext(diagnostics=diagnostics),
+            )
+        )
+        actions = [a for a in listed or [] if isinstance(a, types.CodeAction)]
+        titles = ", ".join(a.title for a in actions)
+        _show("listed (no model)", titles, time.perf_counter() - started)
+        chosen = next((a for a in actions if (a.kind or "").startswith(wanted)), None)
+        if chosen is None:
+            continue
+        before = len(client.messages)
+        started = time.perf_counter()
+        resolved = await client.code_action_resolve_async(chosen)
+        seconds = time.perf_counter() - started
+        edit = resolved.edit
+        changes = edit.document_changes if edit and edit.document_changes else []
+        new_texts = [
+            e.new_text
+            for change in changes
+            if isinstance(change, types.TextDocumentEdit)
+            for e in change.edits
+            if isinstance(e, types.TextEdit)
+        ]
+        reason = " ".join(client.messages[before:]) or "(no edit)"
+        _show(f"resolved {chosen.title[:28]}", " ".join(new_texts) or reason, seconds)
+
+
 async def run_demo(files: list[Path]) -> int:
     """Drive the server over ``files`` (default: the fixture files). Returns an exit code."""
     paths = files or [FIXTURES / name for name in DEFAULT_FILES]
@@ -228,6 +299,7 @@ async def run_demo(files: list[Path]) -> int:
             failures += not suggestion
     if paths:
         await demo_chat(client, paths[0])
+    await demo_actions(client, FIXTURES / "orders.py")
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
