@@ -42,12 +42,14 @@ def strip_markers(text: str, uri: str = "file:///demo") -> tuple[str, list[types
 
 
 class DemoClient(LanguageClient):
-    """A pygls client that answers the server's requests and reports model progress."""
+    """A pygls client that answers the server's requests (progress tokens, configuration),
+    records its messages and whether the model loaded, and with ``echo`` prints them."""
 
-    def __init__(self) -> None:
-        super().__init__("codesaga-demo", __version__)
+    def __init__(self, name: str = "codesaga-demo", *, echo: bool = True) -> None:
+        super().__init__(name, __version__)
         self.ready = asyncio.Event()
         self.messages: list[str] = []
+        self.load_failed: str | None = None
 
         @self.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
         def _create(params: types.WorkDoneProgressCreateParams) -> None:
@@ -56,20 +58,27 @@ class DemoClient(LanguageClient):
         @self.feature(types.PROGRESS)
         def _progress(params: types.ProgressParams) -> None:
             value: Any = params.value
-            kind = getattr(value, "kind", None) or (
-                value.get("kind") if isinstance(value, dict) else None
+            kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+            message = str(
+                (value.get("message") if isinstance(value, dict) else getattr(value, "message", ""))
+                or ""
             )
-            message = getattr(value, "message", None) or (
-                value.get("message") if isinstance(value, dict) else ""
-            )
-            print(f"  [progress] {kind}: {message}", flush=True)
+            if echo:
+                print(f"  [progress] {kind}: {message}", flush=True)
             if kind == "end":
+                if "failed" in message:
+                    self.load_failed = message
                 self.ready.set()
 
         @self.feature(types.WINDOW_SHOW_MESSAGE)
         def _show(params: types.ShowMessageParams) -> None:
             self.messages.append(params.message)
-            print(f"  [server] {params.message}", flush=True)
+            if echo:
+                print(f"  [server] {params.message}", flush=True)
+
+        @self.feature(types.WINDOW_LOG_MESSAGE)
+        def _log(params: types.LogMessageParams) -> None:
+            return None
 
         @self.feature(types.WORKSPACE_CONFIGURATION)
         def _configuration(params: types.ConfigurationParams) -> list[Any]:

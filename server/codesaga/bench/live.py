@@ -24,11 +24,9 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pygls.lsp.client import LanguageClient
 
-from codesaga import __version__
 from codesaga.bench.script import TypingPlan, advance, end_position, next_key
-from codesaga.demo import client_capabilities
+from codesaga.demo import DemoClient, client_capabilities
 
 READY_TIMEOUT_SECONDS = 600.0
 PAUSE_TIMEOUT_SECONDS = 120.0
@@ -105,44 +103,6 @@ class ServerRun:
     messages: list[str] = field(default_factory=list)
 
 
-class BenchClient(LanguageClient):
-    """A quiet pygls client: accepts progress, answers configuration, collects messages."""
-
-    def __init__(self) -> None:
-        super().__init__("codesaga-bench", __version__)
-        self.ready = asyncio.Event()
-        self.messages: list[str] = []
-        self.load_failed: str | None = None
-
-        @self.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
-        def _create(params: types.WorkDoneProgressCreateParams) -> None:
-            return None
-
-        @self.feature(types.PROGRESS)
-        def _progress(params: types.ProgressParams) -> None:
-            value: Any = params.value
-            kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-            message = (
-                value.get("message") if isinstance(value, dict) else getattr(value, "message", "")
-            )
-            if kind == "end":
-                if message and "failed" in str(message):
-                    self.load_failed = str(message)
-                self.ready.set()
-
-        @self.feature(types.WINDOW_SHOW_MESSAGE)
-        def _show(params: types.ShowMessageParams) -> None:
-            self.messages.append(params.message)
-
-        @self.feature(types.WINDOW_LOG_MESSAGE)
-        def _log(params: types.LogMessageParams) -> None:
-            return None
-
-        @self.feature(types.WORKSPACE_CONFIGURATION)
-        def _configuration(params: types.ConfigurationParams) -> list[Any]:
-            return [{} for _ in params.items]
-
-
 def proc_peak_rss(pid: int) -> int | None:
     """VmHWM of process ``pid`` in bytes, from ``/proc/<pid>/status`` (None if unreadable)."""
     try:
@@ -171,7 +131,7 @@ class ServerArm:
         self.interval_s = interval_s
         self.log_path = log_path
         self.on_key = on_key or (lambda n: None)
-        self.client = BenchClient()
+        self.client = DemoClient("codesaga-bench", echo=False)
         self.run = ServerRun()
         self._stderr_task: asyncio.Task[None] | None = None
 
