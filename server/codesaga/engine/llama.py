@@ -211,7 +211,12 @@ class LlamaEngine:
         if key is None or key == self._state_key:
             return
         if self._state_key is not None and self.llm.n_tokens > 0:
-            self._states[self._state_key] = self.llm.save_state()
+            state = self.llm.save_state()
+            # save_state() copies the logits of every prompt token (n_vocab floats each,
+            # ~1 MiB a token for Gemma 3). load_state() re-decodes before sampling anyway
+            # and broadcasts what it is given, so one row keeps the state valid.
+            state.scores = state.scores[-1:].copy()
+            self._states[self._state_key] = state
             self._states.move_to_end(self._state_key)
             while len(self._states) > STATE_SLOTS:
                 self._states.popitem(last=False)
