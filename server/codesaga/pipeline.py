@@ -82,6 +82,19 @@ class Completer:
             prefix=prefix, suffix=ctx.suffix if tpl.uses_suffix else "", context=ctx.context
         )
 
+    def cache_key_for(self, ctx: CompletionContext, prompt: str) -> str:
+        """The exact-cache key: the model, the rendered prompt, the generation parameters and
+        the post-processing inputs."""
+        return cache_key(
+            model=self.engine.model_id,
+            template=self.engine.template.name,
+            prompt=prompt,
+            max_tokens=max_tokens_for(ctx.mode, self.max_tokens),
+            temperature=self.temperature,
+            mode=ctx.mode.value,
+            cursor=[ctx.cursor.line_suffix, ctx.cursor.following, ctx.cursor.previous_line],
+        )
+
     async def complete(self, doc: Document, position: Position) -> Suggestion:
         """The suggestion at ``position``.
 
@@ -101,15 +114,7 @@ class Completer:
 
         prompt = self.prompt_for(ctx)
         max_tokens = max_tokens_for(ctx.mode, self.max_tokens)
-        key = cache_key(
-            model=self.engine.model_id,
-            template=self.engine.template.name,
-            prompt=prompt,
-            max_tokens=max_tokens,
-            temperature=self.temperature,
-            mode=ctx.mode.value,
-            cursor=[ctx.cursor.line_suffix, ctx.cursor.following, ctx.cursor.previous_line],
-        )
+        key = self.cache_key_for(ctx, prompt)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:

@@ -27,7 +27,7 @@ from lsprotocol.types import Range, TextDocumentContentChangePartial
 
 from codesaga.bench.live import PausePoint
 from codesaga.bench.script import advance, end_position, keystrokes
-from codesaga.cache import CompletionCache, cache_key
+from codesaga.cache import CompletionCache
 from codesaga.documents import DocumentStore
 from codesaga.engine import Engine, Generation, GenerationRequest
 from codesaga.engine.llama import LlamaEngine
@@ -283,16 +283,7 @@ async def _measure_overhead(
                 before = doc.text[: ctx.offset]
                 completer.type_through.lookup(uri, before)
                 t4 = time.perf_counter()
-                bound = max_tokens_for(ctx.mode, max_tokens)
-                cache_id = cache_key(
-                    model=instant.model_id,
-                    template=instant.template.name,
-                    prompt=prompt,
-                    max_tokens=bound,
-                    temperature=temperature,
-                    mode=ctx.mode.value,
-                    cursor=[ctx.cursor.line_suffix, ctx.cursor.following, ctx.cursor.previous_line],
-                )
+                cache_id = completer.cache_key_for(ctx, prompt)
                 cache.get(cache_id)
                 t5 = time.perf_counter()
                 instant.answer = _rest_of(typed, key.end)
