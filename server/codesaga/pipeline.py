@@ -6,10 +6,11 @@ Plain Python shared by the LSP handlers, ``codesaga complete`` and the demo; no 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, cast
 
 from lsprotocol.types import Position
 
@@ -17,7 +18,13 @@ from codesaga.cache import CompletionCache, TypeThrough, cache_key
 from codesaga.context import Budget, CompletionContext, LineTokens, build_completion_context
 from codesaga.documents import Document
 from codesaga.engine import Engine, Generation, GenerationRequest
-from codesaga.postprocess import Mode, max_tokens_for, postprocess
+from codesaga.postprocess import (
+    END_OF_TEXT_MARKERS,
+    Mode,
+    max_tokens_for,
+    postprocess,
+    settled,
+)
 from codesaga.scheduler import Scheduler, Superseded
 from codesaga.stats import DecodeClock, Stats
 
@@ -34,6 +41,50 @@ class Suggestion:
     source: Source
     seconds: float
     generation: Generation | None = None
+
+
+ABANDON_SECONDS = 0.1
+"""A generation whose requests were all cancelled (``$/cancelRequest``) goes on this long, in
+seconds, for a newer request to join it, and is then cancelled."""
+
+
+@dataclass
+class Flight:
+    """A document's latest generation, shared by every request whose text it predicts.
+
+    ``before`` is the document text before the cursor when it started; ``raw`` the model's
+    text so far (appended on the model thread), of which ``healed`` whitespace is already in
+    the document (see :func:`healed_whitespace`). The generation stops once every goal (one
+    per waiting request, plus its own bound) holds for ``raw``. All other attributes are
+    used on the event loop only.
+    """
+
+    before: str
+    healed: str
+    cancel: threading.Event
+    result: asyncio.Future[Generation]
+    raw: str = ""
+    goals: list[Callable[[str], bool]] = field(default_factory=list)
+    waiting: int = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def should_stop(self, raw: str) -> bool:
+        """Called on the model thread after each piece: True once every goal holds."""
+        return all(goal(raw) for goal in list(self.goals))
+
+    def notify(self) -> None:
+        """Wake the requests waiting on this generation (new text, or it ended)."""
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def changed(self) -> None:
+        """Wait for :meth:`notify`."""
+        await self._changed.wait()
+
+    def abandon(self) -> None:
+        """Cancel the generation if no request is waiting on it."""
+        if self.waiting == 0 and not self.result.done():
+            self.cancel.set()
 
 
 class Completer:
@@ -56,6 +107,7 @@ class Completer:
         self.stats = stats or Stats()
         self.type_through = TypeThrough()
         self.line_tokens = LineTokens(engine.count_tokens)
+        self._flights: dict[str, Flight] = {}
         self.configure(max_tokens=max_tokens, temperature=temperature)
 
     def configure(self, *, max_tokens: int, temperature: float) -> None:
@@ -98,6 +150,11 @@ class Completer:
     async def complete(self, doc: Document, position: Position) -> Suggestion:
         """The suggestion at ``position``.
 
+        Answered, in this order, from: the suggestion last shown for the document when the
+        user typed its start (type-through); the exact cache; the document's generation in
+        flight when the text typed since it started is what it predicted (see
+        :class:`Flight`); a new generation, which supersedes the document's previous one.
+
         Raises PositionError for a position outside the document, Superseded when a newer
         request for the same document (or ``$/cancelRequest``) cancelled this one, and
         EngineError when the engine fails.
@@ -113,7 +170,6 @@ class Completer:
             return self._answer(rest, ctx, "type-through", started)
 
         prompt = self.prompt_for(ctx)
-        max_tokens = max_tokens_for(ctx.mode, self.max_tokens)
         key = self.cache_key_for(ctx, prompt)
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -121,31 +177,136 @@ class Completer:
                 self.type_through.remember(doc.uri, before, hit)
                 return self._answer(hit, ctx, "cache", started)
 
-        cancel = self.scheduler.begin(doc.uri)
-        clock = DecodeClock()
-        request = GenerationRequest(
-            prompt=prompt,
-            max_tokens=max_tokens,
-            temperature=self.temperature,
-            stop=[*self.engine.template.stop, *(["\n"] if ctx.mode is Mode.SINGLE_LINE else [])],
-            cancel=cancel,
-            should_stop=_line_limit(ctx.cursor.max_lines) if ctx.mode is Mode.MULTI_LINE else None,
-            kv_key=doc.uri,
-            on_text=clock.piece,
-        )
-        try:
-            gen = await self.scheduler.run(cancel, lambda: self._generate(request, clock))
-        finally:
-            self.scheduler.finish(doc.uri, cancel)
-        if gen.cancelled:
-            self.stats.count("cancelled")
-            raise Superseded()
-        self.stats.tokens(gen.prompt_tokens, gen.reused_tokens, gen.completion_tokens)
-        text = postprocess(heal(gen.text, healed_whitespace(ctx)), ctx.cursor, ctx.mode)
+        joined = await self._join(doc.uri, before, ctx)
+        if joined is None:
+            self._start(doc.uri, before, ctx, prompt)
+            joined = await self._join(doc.uri, before, ctx)
+            if joined is None:  # superseded before it produced anything
+                raise Superseded()
+        text, source = joined
         if self.cache is not None:
             self.cache.put(key, text)
         self.type_through.remember(doc.uri, before, text)
-        return self._answer(text, ctx, "model", started, gen)
+        return self._answer(text, ctx, source, started)
+
+    def _start(self, uri: str, before: str, ctx: CompletionContext, prompt: str) -> Flight:
+        """Start a generation for ``ctx`` on the model thread (superseding ``uri``'s previous
+        one). At the end of a line in single-line mode it goes on past the newline until one
+        more non-blank line is finished (lookahead), so that the suggestion for the next line
+        is ready when the user presses Enter."""
+        healed = healed_whitespace(ctx)
+        lookahead = ctx.mode is Mode.SINGLE_LINE and not ctx.cursor.line_suffix.strip()
+        cancel = self.scheduler.begin(uri)
+        loop = asyncio.get_running_loop()
+        flight = Flight(before, healed, cancel, loop.create_future())
+
+        def bound(continuation: str) -> bool:
+            if lookahead:
+                return next_line_finished(continuation)
+            return settled(continuation, ctx.cursor, ctx.mode)
+
+        flight.goals.append(bound)
+        clock = DecodeClock()
+
+        def on_text(piece: str) -> None:
+            clock.piece(piece)
+            flight.raw += piece
+            if flight.waiting:  # wake the event loop only when a request waits on the text
+                loop.call_soon_threadsafe(flight.notify)
+
+        request = GenerationRequest(
+            prompt=prompt,
+            max_tokens=self.max_tokens if lookahead else max_tokens_for(ctx.mode, self.max_tokens),
+            temperature=self.temperature,
+            stop=list(self.engine.template.stop),
+            cancel=cancel,
+            should_stop=flight.should_stop,
+            kv_key=uri,
+            on_text=on_text,
+        )
+        self._flights[uri] = flight
+        run = asyncio.ensure_future(
+            self.scheduler.run(cancel, lambda: self._generate(request, clock))
+        )
+
+        def finished(task: asyncio.Future[Generation]) -> None:
+            self.scheduler.finish(uri, cancel)
+            if task.cancelled():
+                flight.result.set_exception(Superseded())
+            elif task.exception() is not None:
+                flight.result.set_exception(cast(BaseException, task.exception()))
+            else:
+                gen = task.result()
+                flight.raw = gen.text  # the whole text, also from engines that do not stream
+                if gen.cancelled:
+                    self.stats.count("cancelled")
+                else:
+                    self.stats.tokens(gen.prompt_tokens, gen.reused_tokens, gen.completion_tokens)
+                flight.result.set_result(gen)
+            flight.notify()
+
+        run.add_done_callback(finished)
+        return flight
+
+    async def _join(
+        self, uri: str, before: str, ctx: CompletionContext
+    ) -> tuple[str, Source] | None:
+        """Answer from ``uri``'s generation in flight (waiting for it as long as it predicts
+        what was typed since it started). None when there is none, or when what it produced
+        does not continue ``before`` or stopped short of a whole suggestion for ``ctx``.
+        Raises Superseded when it was cancelled first, and EngineError when it failed."""
+        flight = self._flights.get(uri)
+        if flight is None or not before.startswith(flight.before):
+            return None
+        typed = before[len(flight.before) :]
+
+        def rest(raw: str) -> str | None:
+            continuation = heal(raw, flight.healed)
+            if continuation.startswith(typed):
+                return continuation[len(typed) :]
+            return None
+
+        def diverged(raw: str) -> bool:
+            continuation = heal(raw, flight.healed)
+            return not (continuation.startswith(typed) or typed.startswith(continuation))
+
+        def goal(raw: str) -> bool:
+            ahead = rest(raw)
+            if ahead is None:
+                return diverged(raw)  # nothing more is needed from a generation gone astray
+            return settled(ahead, ctx.cursor, ctx.mode)
+
+        arrived_done = flight.result.done()
+        flight.goals.append(goal)
+        flight.waiting += 1
+        waited = False
+        try:
+            while not flight.result.done():
+                if diverged(flight.raw):
+                    return None
+                if goal(flight.raw):
+                    break
+                waited = True
+                await flight.changed()
+        except asyncio.CancelledError:
+            if flight.waiting == 1:
+                asyncio.get_running_loop().call_later(ABANDON_SECONDS, flight.abandon)
+            raise
+        finally:
+            flight.waiting -= 1
+            flight.goals.remove(goal)
+        if flight.result.done():
+            finished = flight.result.exception() is None and goal(flight.raw)
+            if arrived_done and not finished:
+                return None  # it ended short of this request's suggestion: generate anew
+            gen = flight.result.result()  # raises Superseded / EngineError
+            if gen.cancelled and not finished:
+                raise Superseded()
+        ahead = rest(flight.raw)
+        if ahead is None:
+            return None
+        text = postprocess(ahead, ctx.cursor, ctx.mode)
+        return text, "model" if waited or not typed else "type-through"
 
     def _generate(self, request: GenerationRequest, clock: DecodeClock) -> Generation:
         """Run the engine (on the model thread) and record the generation's metadata there, so
@@ -160,6 +321,13 @@ class Completer:
             clock=clock,
         )
         return gen
+
+    def forget(self, uri: str) -> None:
+        """Drop what is kept for ``uri`` (document closed); its generation is cancelled."""
+        self.type_through.forget(uri)
+        flight = self._flights.pop(uri, None)
+        if flight is not None:
+            flight.cancel.set()
 
     async def prefetch_after_accept(
         self, uri: str, latest: Callable[[], Document], wait_seconds: float = 1.0
@@ -219,8 +387,10 @@ def heal(raw: str, healed: str) -> str:
     return raw[len(healed) :] if raw.startswith(healed) else raw.lstrip(" \t")
 
 
-def _line_limit(max_lines: int) -> Callable[[str], bool]:
-    def should_stop(text: str) -> bool:
-        return text.count("\n") > max_lines
-
-    return should_stop
+def next_line_finished(continuation: str) -> bool:
+    """Whether ``continuation`` (the model's text from the cursor on) holds, after its first
+    newline, a finished non-blank line, or an end-of-text marker: the lookahead bound."""
+    if any(marker in continuation for marker in END_OF_TEXT_MARKERS):
+        return True
+    lines = continuation.split("\n")
+    return any(line.strip() for line in lines[1:-1])

@@ -39,6 +39,7 @@ __all__ = [
     "finalize",
     "max_tokens_for",
     "postprocess",
+    "settled",
     "strip_artifacts",
     "trim_following_overlap",
     "trim_suffix_overlap",
@@ -352,7 +353,15 @@ def truncate_multi_line(text: str, ctx: CursorContext) -> str:
     ``end``, ...) at exactly the opening line's indentation is kept as the last line. Blank
     lines never end the block; trailing blank lines are dropped.
     """
-    lines = text.split("\n")
+    kept, _ = _block_lines(text.split("\n"), ctx)
+    while len(kept) > 1 and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)
+
+
+def _block_lines(lines: list[str], ctx: CursorContext) -> tuple[list[str], bool]:
+    """The leading ``lines`` that :func:`truncate_multi_line` keeps, and whether the block
+    ended within ``lines`` (a shallower line, a closer line or the line limit was met)."""
     limit = max(1, ctx.max_lines)
     opener = _opener_line(ctx)
     opener_width: int | None = None
@@ -369,7 +378,7 @@ def truncate_multi_line(text: str, ctx: CursorContext) -> str:
     kept = [lines[0]]
     for line in lines[1:]:
         if len(kept) >= limit:
-            break
+            return kept, True
         if line.strip() and _indent_width(line) < body_width:
             if (
                 opener_width is not None
@@ -377,11 +386,9 @@ def truncate_multi_line(text: str, ctx: CursorContext) -> str:
                 and _is_closer_line(line)
             ):
                 kept.append(line)
-            break
+            return kept, True
         kept.append(line)
-    while len(kept) > 1 and not kept[-1].strip():
-        kept.pop()
-    return "\n".join(kept)
+    return kept, len(kept) >= limit
 
 
 def _first_body_width(lines: list[str], ctx: CursorContext) -> int | None:
@@ -592,6 +599,25 @@ def finalize(text: str, ctx: CursorContext, mode: Mode) -> str:
         opener = _opener_line(ctx)
         text += "\n" + _leading_ws(opener if opener is not None else ctx.line_prefix)
     return text
+
+
+def settled(raw: str, ctx: CursorContext, mode: Mode) -> bool:
+    """Whether :func:`postprocess` of ``raw`` can no longer change as the model goes on, so a
+    streaming generation may stop: an end-of-text marker was produced; in single-line mode a
+    newline; in multi-line mode a finished line ends the block (see
+    :func:`truncate_multi_line`) or repeats the code below the cursor (see
+    :func:`trim_following_overlap`). Only lines followed by a newline count as finished.
+    """
+    if any(marker in raw for marker in END_OF_TEXT_MARKERS):
+        return True
+    if mode is Mode.SINGLE_LINE:
+        return "\n" in raw
+    finished = raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:-1]
+    if not finished:
+        return False
+    if _block_lines(finished, ctx)[1]:
+        return True
+    return trim_following_overlap("\n".join(finished), ctx) != "\n".join(finished)
 
 
 def postprocess(raw: str, ctx: CursorContext, mode: Mode) -> str:

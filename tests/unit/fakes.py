@@ -11,7 +11,8 @@ from codesaga.prompts import FimTemplate, fim_templates
 
 @dataclass
 class FakeEngine:
-    """Answers every prompt with ``answer``; with ``block`` it waits until cancelled."""
+    """Answers every prompt with ``answer``, streamed a character at a time; with ``block`` it
+    waits until cancelled or ``release`` is set."""
 
     answer: str = "result"
     family: str = "none"
@@ -20,6 +21,7 @@ class FakeEngine:
     model_id: str = "fake:1"
     prompts: list[str] = field(default_factory=list)
     started: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     @property
     def template(self) -> FimTemplate:
@@ -32,9 +34,18 @@ class FakeEngine:
         self.prompts.append(request.prompt)
         self.started.set()
         if self.block:
-            request.cancel.wait(10)
+            for _ in range(1000):
+                if request.cancel.wait(0.01) or self.release.is_set():
+                    break
+        text = ""
+        for piece in "" if request.cancel.is_set() else self.answer:  # streamed a char a token
+            text += piece
+            if request.on_text is not None:
+                request.on_text(piece)
+            if request.should_stop is not None and request.should_stop(text):
+                break
         return Generation(
-            text="" if request.cancel.is_set() else self.answer,
+            text=text,
             prompt_tokens=self.count_tokens(request.prompt),
             reused_tokens=0,
             completion_tokens=1,

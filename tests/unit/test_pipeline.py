@@ -48,6 +48,52 @@ async def test_type_through() -> None:
     assert len(engine.prompts) == 1
 
 
+async def test_lookahead_answers_the_next_line_after_enter() -> None:
+    # at the end of a line the generation goes on to the next line (lookahead)
+    engine = FakeEngine(answer=" w * h\n    total = w\n    more = 1\n")
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    first = await c.complete(doc, END)
+    assert (first.text, first.source) == ("w * h", "model")
+    await asyncio.sleep(0.1)  # the lookahead finishes while the user types
+    # the user types the suggestion and presses Enter (the editor indents the new line)
+    entered = store.open(doc.uri, "python", 2, TEXT.replace("return ", "return w * h\n    "))
+    nxt = await c.complete(entered, Position(line=2, character=4))
+    assert (nxt.text, nxt.source) == ("total = w", "type-through")
+    assert len(engine.prompts) == 1
+
+
+async def test_typing_off_the_prediction_starts_a_new_generation() -> None:
+    engine = FakeEngine(answer=" w * h\n    total = w\n")
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    await c.complete(doc, END)
+    engine.answer = " + 1\n"
+    other = store.open(doc.uri, "python", 2, TEXT.replace("return ", "return 0"))
+    got = await c.complete(other, Position(line=1, character=12))
+    assert (got.text, got.source) == (" + 1", "model")
+    assert len(engine.prompts) == 2
+
+
+async def test_request_waits_for_the_generation_that_predicts_it() -> None:
+    engine = FakeEngine(answer=" w * h\n    total = w\n", block=True)
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    first = asyncio.ensure_future(c.complete(doc, END))
+    await asyncio.to_thread(engine.started.wait, 5)
+    # a key typed while the first generation is still running, as it predicted: join it
+    typed = store.open(doc.uri, "python", 2, TEXT.replace("return ", "return w"))
+    second = asyncio.ensure_future(c.complete(typed, Position(line=1, character=12)))
+    await asyncio.sleep(0.05)
+    engine.release.set()
+    assert (await first).text == "w * h"
+    assert (await second).text == " * h"
+    assert len(engine.prompts) == 1
+
+
 async def test_newer_request_supersedes_older() -> None:
     engine = FakeEngine(block=True)
     c = completer(engine)

@@ -18,6 +18,7 @@ from codesaga.postprocess import (
     finalize,
     max_tokens_for,
     postprocess,
+    settled,
     strip_artifacts,
     trim_following_overlap,
     trim_suffix_overlap,
@@ -369,6 +370,34 @@ def test_truncate_single_line(text: str, expected: str) -> None:
 )
 def test_truncate_multi_line(text: str, context: CursorContext, expected: str) -> None:
     assert truncate_multi_line(text, context) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "context", "mode", "expected"),
+    [
+        pytest.param("w * h", ctx("    return "), SINGLE, False, id="single: line not finished"),
+        pytest.param("w * h\n", ctx("    return "), SINGLE, True, id="single: newline"),
+        pytest.param("\n    a\n    b", ctx("def f():"), MULTI, False, id="multi: still in block"),
+        pytest.param("\n    a\n    b\n", ctx("def f():"), MULTI, False, id="multi: body line"),
+        pytest.param("\n    a\nx", ctx("def f():"), MULTI, False, id="multi: dedent unfinished"),
+        pytest.param("\n    a\nx = 1\n", ctx("def f():"), MULTI, True, id="multi: dedent ends"),
+        pytest.param(
+            "\n    a\n    return 1\n",
+            ctx("def f():", following="    return 1\n"),
+            MULTI,
+            True,
+            id="multi: repeats the code below",
+        ),
+        pytest.param("1\n2\n3\n", ctx("x = [", max_lines=2), MULTI, True, id="multi: line limit"),
+        pytest.param("a<|endoftext|>", ctx("def f():"), MULTI, True, id="end-of-text marker"),
+    ],
+)
+def test_settled(raw: str, context: CursorContext, mode: Mode, expected: bool) -> None:
+    assert settled(raw, context, mode) is expected
+    if expected:  # more text changes nothing once settled
+        assert postprocess(raw + "\n    more\nstuff\n", context, mode) == postprocess(
+            raw, context, mode
+        )
 
 
 @pytest.mark.parametrize(

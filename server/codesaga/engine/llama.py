@@ -7,11 +7,13 @@ never used (it wraps the prompt with token id 0 instead of the model's FIM token
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +25,36 @@ log = logging.getLogger(__name__)
 STATE_SLOTS = 3
 """Saved KV states (one per recently used document). Each holds the KV cells of its prompt:
 about 18 KB per token for Gemma 3 270M, so roughly 30 MB for a 1,500-token prompt."""
+
+
+@dataclass(frozen=True)
+class KvSnapshot:
+    """A saved KV cache: the token ids it holds and llama.cpp's sequence-state bytes."""
+
+    tokens: list[int]
+    data: Any  # ctypes uint8 array of at least ``size`` bytes
+    size: int
+
+
+def llama_cpp_state_size(ctx: Any) -> int:
+    """Bytes needed to save sequence 0 of llama.cpp context ``ctx``."""
+    import llama_cpp
+
+    return int(llama_cpp.llama_state_seq_get_size(ctx, 0))
+
+
+def llama_cpp_state_get(ctx: Any, buffer: Any, size: int) -> int:
+    """Copy sequence 0's state into ``buffer``; returns the bytes written."""
+    import llama_cpp
+
+    return int(llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0))
+
+
+def llama_cpp_state_set(ctx: Any, buffer: Any, size: int) -> int:
+    """Load sequence 0's state from ``buffer``; returns the bytes read (0 on failure)."""
+    import llama_cpp
+
+    return int(llama_cpp.llama_state_seq_set_data(ctx, buffer, size, 0))
 
 
 def gpu_offload_supported() -> bool:
@@ -69,7 +101,7 @@ class LlamaEngine:
         self.model_id = f"{model_path.name}:{model_path.stat().st_size}"
         self.n_ctx = n_ctx
         self.n_gpu_layers = n_gpu_layers
-        self._states: OrderedDict[str, Any] = OrderedDict()  # key -> llama_cpp.LlamaState
+        self._states: OrderedDict[str, KvSnapshot] = OrderedDict()
         self._state_key: str | None = None
         self.metadata: dict[str, Any] = dict(self.llm.metadata)
         self.architecture = str(self.metadata.get("general.architecture", ""))
@@ -211,21 +243,40 @@ class LlamaEngine:
         if key is None or key == self._state_key:
             return
         if self._state_key is not None and self.llm.n_tokens > 0:
-            state = self.llm.save_state()
-            # save_state() copies the logits of every prompt token (n_vocab floats each,
-            # ~1 MiB a token for Gemma 3). load_state() re-decodes before sampling anyway
-            # and broadcasts what it is given, so one row keeps the state valid.
-            state.scores = state.scores[-1:].copy()
-            self._states[self._state_key] = state
+            self._states[self._state_key] = self._save_kv()
             self._states.move_to_end(self._state_key)
             while len(self._states) > STATE_SLOTS:
                 self._states.popitem(last=False)
         saved = self._states.get(key)
-        if saved is not None:
-            held = saved.input_ids[: saved.n_tokens].tolist()
-            if self.llm.longest_token_prefix(held, tokens) > self.cached_prefix(tokens):
-                self.llm.load_state(saved)
+        shared = 0 if saved is None else self.llm.longest_token_prefix(saved.tokens, tokens)
+        if saved is not None and shared > self.cached_prefix(tokens):
+            self._load_kv(saved)
         self._state_key = key
+
+    def _save_kv(self) -> KvSnapshot:
+        """Copy sequence 0's KV cells and the tokens they hold.
+
+        llama-cpp-python's ``save_state``/``load_state`` also copy and broadcast its logits
+        array (n_batch x n_vocab floats: 512 MiB for Gemma 3's 262k vocabulary), which more
+        than doubled the server's peak RSS; the sequence-level llama.cpp API copies only the
+        KV cells (about 18 KB a token for Gemma 3 270M)."""
+        ctx = self.llm._ctx.ctx
+        size = llama_cpp_state_size(ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp_state_get(ctx, buffer, size)
+        return KvSnapshot(self.llm._input_ids[: self.llm.n_tokens].tolist(), buffer, written)
+
+    def _load_kv(self, saved: KvSnapshot) -> None:
+        """Put ``saved`` back into sequence 0; on failure the cache is left empty (the next
+        prompt is evaluated in full)."""
+        self.llm._ctx.kv_cache_seq_rm(0, 0, -1)
+        self.llm.n_tokens = 0
+        if llama_cpp_state_set(self.llm._ctx.ctx, saved.data, saved.size) == 0:
+            log.warning("could not restore a saved KV state; evaluating the prompt again")
+            return
+        self.llm.input_ids[: len(saved.tokens)] = saved.tokens
+        self.llm.n_tokens = len(saved.tokens)
+        self.llm._requires_eval = True  # no logits for the last token: decode it again
 
     def close(self) -> None:
         """Free the model and its context."""

@@ -61,7 +61,7 @@ def register(server: CodeSagaServer) -> None:
     def did_close(ls: CodeSagaServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.store.close(params.text_document.uri)
         if ls.completer is not None:
-            ls.completer.type_through.forget(params.text_document.uri)
+            ls.completer.forget(params.text_document.uri)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CodeSagaServer, params: None) -> None:
