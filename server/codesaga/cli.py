@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", metavar="PATH", help="write the JSON report here")
     bench.add_argument(
-        "--max-chars", type=int, default=400, help="keys typed over all files together (400)"
+        "--max-chars", type=int, default=1200, help="keys typed over all files together (1200)"
     )
     bench.add_argument("--model", help="registry name or GGUF path (default: settings)")
     bench.add_argument(

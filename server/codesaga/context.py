@@ -182,9 +182,12 @@ def _outside_context(
     if doc.tree is None or doc.grammar is None or window_start == 0:
         return ""
     window_start_byte = doc.byte_at(window_start)
+    # The tree may be stale (edited, not yet re-parsed: see Document.tree_stale): good
+    # enough for imports and scope headers, read by byte range from the current text.
+    source = doc.utf8()
     pieces: list[str] = []
     used = 0
-    for span in import_spans(doc.tree, doc.grammar):
+    for span in import_spans(doc.tree, doc.grammar, source):
         if span.start_byte >= window_start_byte:
             break
         text = span.header.rstrip("\n") + "\n"
@@ -193,7 +196,7 @@ def _outside_context(
             break
         pieces.append(text)
         used += cost
-    scopes = enclosing_scopes(doc.tree, doc.grammar, doc.byte_at(offset))
+    scopes = enclosing_scopes(doc.tree, doc.grammar, doc.byte_at(offset), source)
     for span in reversed(scopes):  # outermost first
         if span.start_byte >= window_start_byte:
             continue

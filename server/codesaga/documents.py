@@ -19,14 +19,24 @@ terminator has a final empty line, so ``"a\\n"`` has 2 lines and ``""`` has 1.
 :class:`Document` objects are snapshots: the store never mutates one after handing it out
 (``change`` builds a new one, and edits a *copy* of the old tree), so a completion request
 can keep using the document it started with while edits arrive.
+
+Parsing is off the keystroke path. ``change`` hands out the previous tree edited with
+``Tree.edit`` (its byte ranges match the new text, its nodes are the old ones: a *stale*
+tree, see :attr:`Document.tree_stale`) and queues an incremental re-parse on one background
+thread; when that finishes and the document is still at that version, the store swaps in a
+document with the fresh tree. :meth:`DocumentStore.parsed` gives callers that need the exact
+tree a fresh one at once, parsing on the calling thread if the background has not caught up.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from bisect import bisect_right
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import accumulate
 
 from lsprotocol.types import (
@@ -50,6 +60,9 @@ logger = logging.getLogger(__name__)
 
 # Lone surrogates can arrive from clients (JSON "\ud800"); keep them round-trippable.
 _UTF8_ERRORS = "surrogatepass"
+
+_MAX_BLANKS = 256
+"""Most blanks before an edit that :func:`_edit_tree` folds into it."""
 
 _BREAK_STR = re.compile(r"\r\n?|\n")
 _BREAK_BYTES = re.compile(rb"\r\n?|\n")
@@ -170,9 +183,16 @@ class Document:
     """One open text document (a snapshot: treat every attribute as read-only).
 
     ``text`` is the current text; ``grammar`` the tree-sitter grammar name (``None`` for
-    languages without one); ``tree`` the syntax tree of ``text`` encoded as UTF-8, or
-    ``None`` when there is no grammar or the text is binary (contains NUL) or larger than
-    the store's ``max_bytes``.
+    languages without one); ``tree`` the syntax tree of ``text`` encoded as UTF-8 (see
+    :meth:`utf8`), or ``None`` when there is no grammar or the text is binary (contains
+    NUL) or larger than the store's ``max_bytes``.
+
+    ``tree_stale`` is True while the store's background re-parse of this version is pending:
+    ``tree`` is then the previous version's tree edited with ``Tree.edit`` (byte ranges and
+    points match ``text``, but the nodes around the edits are the old ones, and
+    ``Node.text`` is ``None``: read text by byte range from :meth:`utf8`), or ``None`` after
+    a whole-document change. :meth:`DocumentStore.parsed` returns the document with a fresh
+    tree.
     """
 
     __slots__ = (
@@ -186,6 +206,7 @@ class Document:
         "language_id",
         "text",
         "tree",
+        "tree_stale",
         "uri",
         "version",
     )
@@ -211,6 +232,7 @@ class Document:
         self.grammar: str | None = grammar_name(language_id, uri)
         self.text = text
         self.tree = tree
+        self.tree_stale = False
         self._ascii = text.isascii()
         self._lone_cr = _has_lone_cr(text)
         self._data: bytes | None = None
@@ -223,7 +245,7 @@ class Document:
         return (
             f"Document(uri={self.uri!r}, language_id={self.language_id!r}, "
             f"version={self.version}, grammar={self.grammar!r}, chars={len(self.text)}, "
-            f"parsed={self.tree is not None})"
+            f"parsed={self.tree is not None}, stale={self.tree_stale})"
         )
 
     # ----------------------------------------------------------------- lines
@@ -289,7 +311,7 @@ class Document:
 
     def _byte_line_starts(self) -> list[int]:
         if self._byte_starts is None:
-            self._byte_starts = [0, *_byte_breaks(self._utf8(), 0)]
+            self._byte_starts = [0, *_byte_breaks(self.utf8(), 0)]
         return self._byte_starts
 
     def byte_at(self, offset: int) -> int:
@@ -312,7 +334,7 @@ class Document:
                 raise PositionError(f"byte {byte_offset} outside {self.uri}")
             return byte_offset
         byte_starts = self._byte_line_starts()
-        data = self._utf8()
+        data = self.utf8()
         if not 0 <= byte_offset <= len(data):
             raise PositionError(f"byte {byte_offset} outside {self.uri} ({len(data)} bytes)")
         line = bisect_right(byte_starts, byte_offset) - 1
@@ -322,22 +344,40 @@ class Document:
         chunk = data[line_byte:byte_offset].decode("utf-8", _UTF8_ERRORS)
         return self._starts[line] + len(chunk)
 
-    # ------------------------------------------------------------- internals
-
-    def _utf8(self) -> bytes:
-        """The text as UTF-8 (lone surrogates via ``surrogatepass``), cached."""
+    def utf8(self) -> bytes:
+        """The text as UTF-8 (lone surrogates via ``surrogatepass``), cached: the bytes that
+        ``tree``'s byte ranges index, also while the tree is stale (see :attr:`tree_stale`)."""
         if self._data is None:
             self._data = _encode(self.text)
         return self._data
 
+    # ------------------------------------------------------------- internals
+
     def _point(self, offset: int, byte_offset: int) -> Point:
         """tree-sitter point (row counted at ``\\n``, column in bytes) of str ``offset``."""
         if self._lone_cr:  # rows differ from LSP lines: count in the bytes
-            data = self._utf8()
+            data = self.utf8()
             row = data.count(b"\n", 0, byte_offset)
             return Point(row, byte_offset - (data.rfind(b"\n", 0, byte_offset) + 1))
         line = bisect_right(self._starts, offset) - 1
         return Point(line, byte_offset - self._byte_line_starts()[line])
+
+    def _derived(self, version: int, tree: Tree | None, *, stale: bool) -> Document:
+        """A new snapshot of the same text (sharing the line indexes) with another version
+        or tree."""
+        document = Document(
+            self.uri,
+            self.language_id,
+            version,
+            self.text,
+            tree,
+            _starts=self._starts,
+            _byte_starts=self._byte_starts,
+            encoding=self.encoding,
+        )
+        document._data = self._data
+        document.tree_stale = stale
+        return document
 
     def _replaced(self, start: int, end: int, new_text: str, version: int) -> Document:
         """A new document (without tree) with ``text[start:end]`` replaced by ``new_text``.
@@ -387,48 +427,117 @@ class Document:
         )
 
 
+PARSE_IDLE_SECONDS = 0.25
+"""The background re-parse of a changed document waits until it has been unchanged this long
+(seconds). py-tree-sitter holds the GIL while it parses, and a re-parse after an edit that
+opens a string or bracket can take tens of ms on a large file, which would stall the event
+loop's keystroke handling; while the user types, completions use the edited stale tree."""
+
+
 class DocumentStore:
     """The open documents, keyed by URI, with their incrementally parsed trees.
 
     Texts whose UTF-8 size exceeds ``max_bytes``, or that contain a NUL character, are
-    kept but not parsed (``tree`` is ``None``). One tree-sitter parser per grammar is kept
-    and reused. Not thread-safe: call it from the server's event loop.
+    kept but not parsed (``tree`` is ``None``).
+
+    Threads. Call the public methods from one thread (the server's event loop): ``open`` and
+    ``parsed`` parse on that thread with their own tree-sitter parsers. The re-parses that
+    ``change`` queues run on one background thread with parsers of its own, once the
+    document has been unchanged for ``parse_idle_seconds`` (py-tree-sitter holds the GIL
+    while parsing); that thread only reads the documents it is given, and
+    swaps a re-parsed document into the store under a lock, so callers never see a document
+    change under them: they see :meth:`get` return a newer snapshot.
     """
 
-    def __init__(self, max_bytes: int = 2_000_000, encoding: str = UTF16) -> None:
+    def __init__(
+        self,
+        max_bytes: int = 2_000_000,
+        encoding: str = UTF16,
+        parse_idle_seconds: float | None = None,
+    ) -> None:
         self.max_bytes = max_bytes
+        self.parse_idle_seconds = (
+            PARSE_IDLE_SECONDS if parse_idle_seconds is None else parse_idle_seconds
+        )
+        """The background re-parse waits until a document is unchanged this long (seconds)."""
         self.encoding = encoding
         """Position encoding negotiated with the client; applies to documents opened later."""
+        self._lock = threading.Lock()  # guards _documents, _pending, _scheduled
         self._documents: dict[str, Document] = {}
-        self._parsers: dict[str, Parser] = {}
+        # uri -> the newest stale document with a private copy of its tree, awaiting a parse
+        self._pending: dict[str, tuple[Document, Tree | None, float]] = {}
+        self._scheduled: set[str] = set()  # uris with a background task queued or running
+        self._parsers: dict[str, Parser] = {}  # the caller's thread only
+        self._worker_parsers: dict[str, Parser] = {}  # the background thread only
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codesaga-parse")
 
     def __contains__(self, uri: object) -> bool:
-        return uri in self._documents
+        with self._lock:
+            return uri in self._documents
 
     def __len__(self) -> int:
-        return len(self._documents)
+        with self._lock:
+            return len(self._documents)
 
     def uris(self) -> list[str]:
         """URIs of the open documents."""
-        return list(self._documents)
+        with self._lock:
+            return list(self._documents)
 
     def get(self, uri: str) -> Document:
-        """The current snapshot of ``uri`` (:class:`UnknownDocumentError` if not open)."""
-        try:
-            return self._documents[uri]
-        except KeyError:
-            raise UnknownDocumentError(f"document not open: {uri}") from None
+        """The current snapshot of ``uri``, at once: its tree may be stale (see
+        :attr:`Document.tree_stale`). :class:`UnknownDocumentError` if not open."""
+        with self._lock:
+            document = self._documents.get(uri)
+        if document is None:
+            raise UnknownDocumentError(f"document not open: {uri}")
+        return document
+
+    def parsed(self, uri: str) -> Document:
+        """The current snapshot of ``uri`` with a fresh tree (``tree_stale`` False).
+
+        If the background re-parse has not caught up, parses on the calling thread
+        (incrementally, from the stale tree) and stores the result. Should tree-sitter fail,
+        logs it and returns the document with its stale tree. :class:`UnknownDocumentError`
+        if not open.
+        """
+        document = self.get(uri)
+        if not document.tree_stale:
+            return document
+        old_tree = document.tree.copy() if document.tree is not None else None
+        tree = self._parse(self._parsers, document, old_tree)
+        if tree is None:
+            return document
+        version = document.version
+        fresh = document._derived(version, tree, stale=False)
+        with self._lock:
+            current = self._documents.get(uri)
+            if current is document:
+                self._documents[uri] = fresh
+                pending = self._pending.get(uri)
+                if pending is not None and pending[0] is document:
+                    del self._pending[uri]  # the background need not parse it again
+            elif current is not None and not current.tree_stale and current.version == version:
+                return current  # the background parse landed meanwhile
+        return fresh
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> Document:
-        """Open (or re-open, replacing) ``uri`` and parse it; returns the new document."""
+        """Open (or re-open, replacing) ``uri`` and parse it on the calling thread; returns
+        the new document (with a fresh tree)."""
         document = Document(uri, language_id, version, text, encoding=self.encoding)
-        document.tree = self._parse(document, None)
-        self._documents[uri] = document
+        if self._parseable(document):
+            document.tree = self._parse(self._parsers, document, None)
+        with self._lock:
+            self._documents[uri] = document
+            self._pending.pop(uri, None)
         return document
 
     def close(self, uri: str) -> None:
-        """Forget ``uri``; closing a document that is not open does nothing."""
-        self._documents.pop(uri, None)
+        """Forget ``uri`` and drop its pending re-parse; closing a document that is not open
+        does nothing."""
+        with self._lock:
+            self._documents.pop(uri, None)
+            self._pending.pop(uri, None)
 
     def change(
         self,
@@ -436,20 +545,43 @@ class DocumentStore:
         version: int,
         changes: Sequence[TextDocumentContentChangeEvent],
     ) -> Document:
-        """Apply ``didChange`` content changes in order and re-parse once; returns the new
-        document.
+        """Apply ``didChange`` content changes in order; returns the new document at once,
+        without parsing, and queues a background re-parse of it.
 
-        Partial changes (``TextDocumentContentChangePartial``) carry an LSP range (store encoding
-        positions, converted with :meth:`Document.offset_at`); each one is also applied to
-        a copy of the old tree via ``Tree.edit`` with pre-edit UTF-8 byte offsets and
-        points, so the final parse is incremental. A whole-document change
-        (``TextDocumentContentChangeWholeDocument``) forces a full parse.
+        Partial changes (``TextDocumentContentChangePartial``) carry an LSP range (store
+        encoding positions, converted with :meth:`Document.offset_at`); each one is also
+        applied to a copy of the old tree via ``Tree.edit`` with pre-edit UTF-8 byte offsets
+        and points. The returned document holds that edited tree (``tree_stale`` True), and
+        the background parse starts from it, so it is incremental. After a whole-document
+        change (``TextDocumentContentChangeWholeDocument``) the tree is ``None`` until the
+        background's full parse lands. Use :meth:`parsed` for a fresh tree.
 
         Raises :class:`UnknownDocumentError` if ``uri`` is not open, or
         :class:`PositionError` for a range outside the document; the stored document is
         then left unchanged (and no longer in sync with the client).
         """
-        current = self.get(uri)
+        with self._lock:  # held throughout, so a background swap cannot interleave
+            current = self._documents.get(uri)
+            if current is None:
+                raise UnknownDocumentError(f"document not open: {uri}")
+            document = self._changed(current, version, changes)
+            self._documents[uri] = document
+            if document.tree_stale:
+                # the background thread gets its own copy: the edited tree is handed out
+                worker_tree = document.tree.copy() if document.tree is not None else None
+                self._pending[uri] = (document, worker_tree, time.monotonic())
+                if uri not in self._scheduled:
+                    self._scheduled.add(uri)
+                    self._worker.submit(self._reparse, uri)
+            else:
+                self._pending.pop(uri, None)
+        return document
+
+    def _changed(
+        self, current: Document, version: int, changes: Sequence[TextDocumentContentChangeEvent]
+    ) -> Document:
+        """``current`` with ``changes`` applied, holding the edited tree (not parsed)."""
+        uri = current.uri
         document = current
         old_tree = current.tree.copy() if current.tree is not None else None
         for change in changes:
@@ -468,33 +600,68 @@ class DocumentStore:
                 )
                 old_tree = None
         if document is current:  # no changes: just a version bump
-            document = Document(
-                uri,
-                current.language_id,
-                version,
-                current.text,
-                current.tree,
-                _starts=current._starts,
-                _byte_starts=current._byte_starts,
-                encoding=current.encoding,
-            )
-        else:
-            document.tree = self._parse(document, old_tree)
-        self._documents[uri] = document
+            document = current._derived(version, current.tree, stale=current.tree_stale)
+        elif self._parseable(document):
+            document.tree = old_tree
+            document.tree_stale = True
         return document
 
-    def _parse(self, document: Document, old_tree: Tree | None) -> Tree | None:
-        grammar = document.grammar
-        text = document.text
-        if grammar is None or len(text) > self.max_bytes or "\x00" in text:
-            return None
-        data = document._utf8()
-        if len(data) > self.max_bytes:
-            return None
-        parser = self._parsers.get(grammar)
-        if parser is None:
-            parser = self._parsers[grammar] = new_parser(grammar)
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until the background re-parses queued so far have finished (for tests and
+        benchmarks); False if ``timeout`` seconds passed first."""
         try:
+            self._worker.submit(lambda: None).result(timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _reparse(self, uri: str) -> None:
+        """Background thread: parse the newest pending version of ``uri`` until none is
+        left; swap each result in if the document is still at that version."""
+        while True:
+            with self._lock:
+                job = self._pending.get(uri)
+                if job is None:
+                    self._scheduled.discard(uri)
+                    return
+                wait = job[2] + self.parse_idle_seconds - time.monotonic()
+                if wait <= 0:
+                    del self._pending[uri]
+            if wait > 0:  # still being typed into: parse once the typing stops
+                time.sleep(wait)
+                continue
+            document, old_tree, _ = job
+            try:
+                tree = self._parse(self._worker_parsers, document, old_tree)
+                if tree is None:
+                    continue  # logged; the document keeps its stale tree
+                fresh = document._derived(document.version, tree, stale=False)
+            except Exception:  # never lose the thread (or leave uri marked scheduled)
+                logger.exception("background parse of %s failed", uri)
+                continue
+            with self._lock:
+                if self._documents.get(uri) is document:  # not changed, re-opened or closed
+                    self._documents[uri] = fresh
+
+    def _parseable(self, document: Document) -> bool:
+        text = document.text
+        if document.grammar is None or len(text) > self.max_bytes or "\x00" in text:
+            return False
+        return len(document.utf8()) <= self.max_bytes
+
+    def _parse(
+        self, parsers: dict[str, Parser], document: Document, old_tree: Tree | None
+    ) -> Tree | None:
+        """Parse ``document`` (which must be parseable) with the parser for its grammar in
+        ``parsers``, incrementally from ``old_tree`` (edited to match, and used by no other
+        thread) if given; ``None`` (logged) if tree-sitter fails."""
+        grammar = document.grammar
+        assert grammar is not None
+        try:
+            parser = parsers.get(grammar)
+            if parser is None:
+                parser = parsers[grammar] = new_parser(grammar)
+            data = document.utf8()
             if old_tree is not None:
                 return parser.parse(data, old_tree)
             return parser.parse(data)
@@ -507,12 +674,42 @@ def _edit_tree(tree: Tree, document: Document, start: int, end: int, new_text: s
     """Tell ``tree`` (parsed from ``document``) that ``text[start:end]`` became ``new_text``.
 
     Offsets are str offsets into ``document``; tree-sitter gets UTF-8 bytes and points.
+
+    ``Tree.edit`` extends a node over a pure insertion at its very end, but not over text
+    inserted after a blank (``return |``), which the edited, not yet re-parsed tree would
+    then leave outside the statement and scope it continues. So the spaces and tabs before
+    ``start`` on its line are reported as deleted and inserted again with ``new_text``: two
+    edits, the second a pure insertion at the end of whatever precedes the blanks. Both
+    are exact, so the incremental re-parse is unaffected.
     """
+    blank = start
+    while blank > 0 and start - blank < _MAX_BLANKS and document.text[blank - 1] in " \t":
+        blank -= 1
     start_byte = document.byte_at(start)
     old_end_byte = document.byte_at(end)
     inserted = _encode(new_text)
     start_point = document._point(start, start_byte)
     old_end_point = document._point(end, old_end_byte)
+    if blank == start:
+        _edit(tree, start_byte, old_end_byte, start_point, old_end_point, inserted)
+        return
+    # blanks are one byte each, on start's row
+    blank_byte = start_byte - (start - blank)
+    blank_point = Point(start_point.row, start_point.column - (start - blank))
+    _edit(tree, blank_byte, old_end_byte, blank_point, old_end_point, b"")
+    blanks = _encode(document.text[blank:start])
+    _edit(tree, blank_byte, blank_byte, blank_point, blank_point, blanks + inserted)
+
+
+def _edit(
+    tree: Tree,
+    start_byte: int,
+    old_end_byte: int,
+    start_point: Point,
+    old_end_point: Point,
+    inserted: bytes,
+) -> None:
+    """``Tree.edit``: the bytes ``start_byte..old_end_byte`` became ``inserted``."""
     newlines = inserted.count(b"\n")
     if newlines:
         new_end_point = Point(start_point.row + newlines, len(inserted) - inserted.rfind(b"\n") - 1)

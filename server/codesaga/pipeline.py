@@ -19,9 +19,9 @@ from codesaga.context import Budget, CompletionContext, LineTokens, build_comple
 from codesaga.documents import Document
 from codesaga.engine import Engine, Generation, GenerationRequest
 from codesaga.postprocess import (
-    END_OF_TEXT_MARKERS,
     Mode,
     max_tokens_for,
+    next_line_settled,
     postprocess,
     settled,
 )
@@ -42,6 +42,11 @@ class Suggestion:
     seconds: float
     generation: Generation | None = None
 
+
+MULTI_LINE_BUDGET_SECONDS = 0.15
+"""A multi-line request still unsettled this long after it arrived, in seconds, is answered
+with the lines finished so far; the generation goes on to the end of the block, for the
+requests that follow (the next line after Enter is then ready at once)."""
 
 ABANDON_SECONDS = 0.1
 """A generation whose requests were all cancelled (``$/cancelRequest``) goes on this long, in
@@ -191,18 +196,19 @@ class Completer:
 
     def _start(self, uri: str, before: str, ctx: CompletionContext, prompt: str) -> Flight:
         """Start a generation for ``ctx`` on the model thread (superseding ``uri``'s previous
-        one). At the end of a line in single-line mode it goes on past the newline until one
-        more non-blank line is finished (lookahead), so that the suggestion for the next line
-        is ready when the user presses Enter."""
+        one). At the end of a line in single-line mode it goes on past the newline until the
+        next line's suggestion is settled (lookahead, see :func:`next_line_settled`), so that
+        it is ready when the user presses Enter."""
         healed = healed_whitespace(ctx)
         lookahead = ctx.mode is Mode.SINGLE_LINE and not ctx.cursor.line_suffix.strip()
         cancel = self.scheduler.begin(uri)
         loop = asyncio.get_running_loop()
         flight = Flight(before, healed, cancel, loop.create_future())
 
-        def bound(continuation: str) -> bool:
+        def bound(raw: str) -> bool:
+            continuation = heal(raw, healed)
             if lookahead:
-                return next_line_finished(continuation)
+                return next_line_settled(continuation, ctx.cursor)
             return settled(continuation, ctx.cursor, ctx.mode)
 
         flight.goals.append(bound)
@@ -214,9 +220,11 @@ class Completer:
             if flight.waiting:  # wake the event loop only when a request waits on the text
                 loop.call_soon_threadsafe(flight.notify)
 
+        # the lookahead may take the rest of the line and then a whole block
+        max_tokens = 2 * self.max_tokens if lookahead else max_tokens_for(ctx.mode, self.max_tokens)
         request = GenerationRequest(
             prompt=prompt,
-            max_tokens=self.max_tokens if lookahead else max_tokens_for(ctx.mode, self.max_tokens),
+            max_tokens=max_tokens,
             temperature=self.temperature,
             stop=list(self.engine.template.stop),
             cancel=cancel,
@@ -231,10 +239,12 @@ class Completer:
 
         def finished(task: asyncio.Future[Generation]) -> None:
             self.scheduler.finish(uri, cancel)
-            if task.cancelled():
-                flight.result.set_exception(Superseded())
+            if task.cancelled() or isinstance(task.exception(), Superseded):
+                # skipped before it started: an empty, cancelled generation
+                flight.result.set_result(Generation("", 0, 0, 0, 0.0, cancelled=True))
             elif task.exception() is not None:
                 flight.result.set_exception(cast(BaseException, task.exception()))
+                flight.result.exception()  # waiting requests re-raise it; no "never retrieved"
             else:
                 gen = task.result()
                 flight.raw = gen.text  # the whole text, also from engines that do not stream
@@ -270,11 +280,22 @@ class Completer:
             continuation = heal(raw, flight.healed)
             return not (continuation.startswith(typed) or typed.startswith(continuation))
 
+        deadline = time.perf_counter() + MULTI_LINE_BUDGET_SECONDS
+
+        def ready(ahead: str) -> bool:
+            if settled(ahead, ctx.cursor, ctx.mode):
+                return True
+            return (
+                ctx.mode is Mode.MULTI_LINE
+                and time.perf_counter() > deadline
+                and bool(finished_lines(ahead).strip())
+            )
+
         def goal(raw: str) -> bool:
             ahead = rest(raw)
             if ahead is None:
                 return diverged(raw)  # nothing more is needed from a generation gone astray
-            return settled(ahead, ctx.cursor, ctx.mode)
+            return ready(ahead)
 
         arrived_done = flight.result.done()
         flight.goals.append(goal)
@@ -299,12 +320,14 @@ class Completer:
             finished = flight.result.exception() is None and goal(flight.raw)
             if arrived_done and not finished:
                 return None  # it ended short of this request's suggestion: generate anew
-            gen = flight.result.result()  # raises Superseded / EngineError
+            gen = flight.result.result()  # raises EngineError
             if gen.cancelled and not finished:
                 raise Superseded()
         ahead = rest(flight.raw)
         if ahead is None:
             return None
+        if not flight.result.done() and not settled(ahead, ctx.cursor, ctx.mode):
+            ahead = finished_lines(ahead)  # the budget ran out: the lines finished so far
         text = postprocess(ahead, ctx.cursor, ctx.mode)
         return text, "model" if waited or not typed else "type-through"
 
@@ -387,10 +410,6 @@ def heal(raw: str, healed: str) -> str:
     return raw[len(healed) :] if raw.startswith(healed) else raw.lstrip(" \t")
 
 
-def next_line_finished(continuation: str) -> bool:
-    """Whether ``continuation`` (the model's text from the cursor on) holds, after its first
-    newline, a finished non-blank line, or an end-of-text marker: the lookahead bound."""
-    if any(marker in continuation for marker in END_OF_TEXT_MARKERS):
-        return True
-    lines = continuation.split("\n")
-    return any(line.strip() for line in lines[1:-1])
+def finished_lines(text: str) -> str:
+    """``text`` up to and including its last newline ("" without one)."""
+    return text[: text.rfind("\n") + 1]

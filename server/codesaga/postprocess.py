@@ -38,6 +38,7 @@ __all__ = [
     "drop_repetition",
     "finalize",
     "max_tokens_for",
+    "next_line_settled",
     "postprocess",
     "settled",
     "strip_artifacts",
@@ -350,8 +351,10 @@ def truncate_multi_line(text: str, ctx: CursorContext) -> str:
     indented deeper than the opening line but less than that, its indentation is taken as
     the body's (the detected ``indent_unit`` was wrong). The first shallower line ends the
     suggestion, except that a line that only closes the block (``}``, ``});``, ``)``, ``]``,
-    ``end``, ...) at exactly the opening line's indentation is kept as the last line. Blank
-    lines never end the block; trailing blank lines are dropped.
+    ``end``, ...) at exactly the opening line's indentation is kept as the last line. A blank
+    line after some suggested text ends the suggestion too (the end of a paragraph of code:
+    a small model's blocks run on with unrelated code after it, and every line costs
+    latency); blank lines before any text are kept.
     """
     kept, _ = _block_lines(text.split("\n"), ctx)
     while len(kept) > 1 and not kept[-1].strip():
@@ -361,7 +364,8 @@ def truncate_multi_line(text: str, ctx: CursorContext) -> str:
 
 def _block_lines(lines: list[str], ctx: CursorContext) -> tuple[list[str], bool]:
     """The leading ``lines`` that :func:`truncate_multi_line` keeps, and whether the block
-    ended within ``lines`` (a shallower line, a closer line or the line limit was met)."""
+    ended within ``lines`` (a shallower line, a closer line, a blank line after some text, or
+    the line limit was met)."""
     limit = max(1, ctx.max_lines)
     opener = _opener_line(ctx)
     opener_width: int | None = None
@@ -379,7 +383,10 @@ def _block_lines(lines: list[str], ctx: CursorContext) -> tuple[list[str], bool]
     for line in lines[1:]:
         if len(kept) >= limit:
             return kept, True
-        if line.strip() and _indent_width(line) < body_width:
+        if not line.strip():
+            if any(k.strip() for k in kept):
+                return kept, True
+        elif _indent_width(line) < body_width:
             if (
                 opener_width is not None
                 and _indent_width(line) == opener_width
@@ -618,6 +625,37 @@ def settled(raw: str, ctx: CursorContext, mode: Mode) -> bool:
     if _block_lines(finished, ctx)[1]:
         return True
     return trim_following_overlap("\n".join(finished), ctx) != "\n".join(finished)
+
+
+def next_line_settled(raw: str, ctx: CursorContext) -> bool:
+    """Whether ``raw``, the model's text at the end of the cursor's line, holds the rest of
+    that line and a settled suggestion for the next non-blank line (see :func:`settled`): that
+    one line, or the whole block when the finished line opens one (``def f():`` then its
+    body). This bounds the lookahead that prepares the next line's suggestion while the user
+    types the current one. An end-of-text marker settles it too.
+    """
+    if any(marker in raw for marker in END_OF_TEXT_MARKERS):
+        return True
+    first, newline, rest = raw.replace("\r\n", "\n").partition("\n")
+    if not newline:
+        return False
+    lines = rest.split("\n")
+    blank = 0
+    while blank < len(lines) - 1 and not lines[blank].strip():
+        blank += 1
+    body = "\n".join(lines[blank:])
+    line = ctx.line_prefix + first
+    after = CursorContext(
+        line_prefix="",
+        line_suffix="",
+        following=ctx.following,
+        previous_line=line if line.strip() else ctx.previous_line,
+        indent_unit=ctx.indent_unit,
+        max_lines=ctx.max_lines,
+    )
+    if decide_mode(after) is Mode.MULTI_LINE:
+        return settled(body, after, Mode.MULTI_LINE)
+    return "\n" in body and bool(body.split("\n", 1)[0].strip())
 
 
 def postprocess(raw: str, ctx: CursorContext, mode: Mode) -> str:

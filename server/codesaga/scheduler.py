@@ -8,12 +8,32 @@ llama-cpp-python's ``stopping_criteria``) or skips it if it has not started.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+MODEL_THREAD_NICENESS = 5
+"""How much lower the model thread's CPU priority is than the server's (Linux nice values).
+llama.cpp's worker threads are started from the model thread and inherit it, so the event
+loop, which answers keystrokes, preempts decoding instead of waiting for a time slice."""
+
+
+def _lower_priority() -> None:
+    """Initializer of the model thread: lower its priority (Linux only, where nice values are
+    per thread; elsewhere it would lower the whole process)."""
+    if sys.platform != "linux":
+        return
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, current + MODEL_THREAD_NICENESS)
+    except OSError:  # not allowed here: run at the normal priority
+        pass
 
 
 class Superseded(Exception):
@@ -24,7 +44,9 @@ class Scheduler:
     """Runs blocking model work on a single worker thread (llama.cpp is not re-entrant)."""
 
     def __init__(self) -> None:
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codesaga-model")
+        self._worker = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="codesaga-model", initializer=_lower_priority
+        )
         self._latest: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 

@@ -74,7 +74,11 @@ class Settings(BaseSettings):
     fim_family: FimFamily = Field(
         "auto", description="Override the FIM prompt family detected from the GGUF metadata."
     )
-    threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores.")
+    threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads for llama.cpp; 0 = all cores.",
+    )
     style_guide: str = Field(
         "", description="Markdown style guide for reviews; '' = the language's conventions."
     )

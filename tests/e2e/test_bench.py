@@ -89,7 +89,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert over["lines"] == 5000 and over["keystrokes"] == 5
     assert over["total"]["p50_ms"] > 0 and over["pipeline_end_to_end"]["p50_ms"] > 0
     assert set(over["stages"]) == {
-        "parse",
+        "change",
         "context",
         "prompt",
         "type_through",

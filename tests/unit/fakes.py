@@ -22,6 +22,8 @@ class FakeEngine:
     prompts: list[str] = field(default_factory=list)
     started: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    delay: float = 0.0
+    """Seconds per streamed character."""
 
     @property
     def template(self) -> FimTemplate:
@@ -38,7 +40,9 @@ class FakeEngine:
                 if request.cancel.wait(0.01) or self.release.is_set():
                     break
         text = ""
-        for piece in "" if request.cancel.is_set() else self.answer:  # streamed a char a token
+        for piece in self.answer:  # streamed a character at a time
+            if request.cancel.wait(self.delay):
+                break
             text += piece
             if request.on_text is not None:
                 request.on_text(piece)

@@ -539,8 +539,8 @@ class FakeServer:
         self.engine_ = engine or ChatEngine()
         self.shown: list[str] = []
 
-    def document(self, uri: str) -> Document:
-        return self.store.get(uri)
+    def document(self, uri: str, *, parsed: bool = True) -> Document:
+        return self.store.parsed(uri) if parsed else self.store.get(uri)
 
     def show(self, message: str, *, error: bool = False) -> None:
         self.shown.append(message)

@@ -407,7 +407,7 @@ def test_render_draws_every_row() -> None:
     buffer = io.StringIO()
     Console(file=buffer, width=200).print(render(_sample_report()))
     drawn = buffer.getvalue()
-    for label in ("latency at pauses p50", "decode tokens/s", "server peak RSS", "parse"):
+    for label in ("latency at pauses p50", "decode tokens/s", "server peak RSS", "change"):
         assert label in drawn
     assert "PASS" in drawn and "FAIL" in drawn
 
@@ -426,7 +426,7 @@ def test_first_item_reads_text_and_source() -> None:
 
 def test_cli_bench_flags() -> None:
     args = build_parser().parse_args(["bench"])
-    assert (args.files, args.interval_ms, args.max_chars, args.json) == ([], 60.0, 400, None)
+    assert (args.files, args.interval_ms, args.max_chars, args.json) == ([], 60.0, 1200, None)
     args = build_parser().parse_args(
         ["bench", "a.py", "--interval-ms", "30", "--max-chars", "50", "--json", "out.json"]
     )

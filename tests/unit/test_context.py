@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lsprotocol.types import Position
+from lsprotocol.types import Position, Range, TextDocumentContentChangePartial
 
 from codesaga.context import SNAP_LINES, Budget, LineTokens, build_completion_context
 from codesaga.documents import DocumentStore
@@ -65,6 +65,39 @@ def test_window_start_is_stable_while_typing() -> None:
     second = build_completion_context(typed, Position(line=line, character=16), tokens, budget)
     assert second.window_start_line == first.window_start_line
     assert second.prefix.startswith(first.prefix)
+
+
+def test_stale_tree_after_a_keystroke_gives_the_same_context() -> None:
+    """change() hands out the old tree edited, not re-parsed: imports and scope headers
+    outside the window still come out, read from the current text."""
+    _, text = python_doc(400)
+    store = DocumentStore()
+    store.open("file:///r.py", "python", 1, text)
+    line = text.splitlines().index("        return ")
+    budget, tokens = Budget(300, 50, 100), LineTokens(count)
+    for version, key in enumerate("total + (", start=2):
+        column = 15 + version - 2
+        doc = store.change(
+            "file:///r.py",
+            version,
+            [
+                TextDocumentContentChangePartial(
+                    range=Range(
+                        start=Position(line=line, character=column),
+                        end=Position(line=line, character=column),
+                    ),
+                    text=key,
+                )
+            ],
+        )
+        assert doc.tree_stale
+        cursor = Position(line=line, character=column + 1)
+        stale = build_completion_context(doc, cursor, tokens, budget)
+        fresh = build_completion_context(store.parsed(doc.uri), cursor, tokens, budget)
+        assert stale == fresh
+        assert stale.context == (
+            "import os\nfrom pathlib import Path\nclass Report:\n    def total(self, values):\n"
+        )
 
 
 def test_block_opener_gives_multi_line() -> None:

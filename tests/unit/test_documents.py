@@ -1,9 +1,14 @@
-"""DocumentStore / Document: unit conversions, line handling, incremental edits and parses."""
+"""DocumentStore / Document: unit conversions, line handling, incremental edits and parses
+(stale edited trees on change, the background re-parse, ``parsed()``)."""
 
 from __future__ import annotations
 
+import logging
 import random
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 from lsprotocol.types import (
@@ -14,6 +19,7 @@ from lsprotocol.types import (
 )
 from tree_sitter import Node, Tree
 
+from codesaga import documents
 from codesaga.documents import (
     Document,
     DocumentError,
@@ -21,10 +27,16 @@ from codesaga.documents import (
     PositionError,
     UnknownDocumentError,
 )
-from codesaga.syntax import new_parser
+from codesaga.syntax import enclosing_scopes, import_spans, new_parser
 
 HANGUL = '# 한국어 주석\nx = "안녕하세요"\n'
 EMOJI = 's = "😀!"\n'
+
+
+@pytest.fixture(autouse=True)
+def _parse_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Background re-parses start at once here (the idle wait has a test of its own)."""
+    monkeypatch.setattr(documents, "PARSE_IDLE_SECONDS", 0.0)
 
 
 def pos(line: int, character: int) -> Position:
@@ -67,6 +79,7 @@ def node_list(tree: Tree) -> list[tuple[object, ...]]:
 
 def assert_tree_matches_fresh_parse(document: Document) -> None:
     assert document.tree is not None
+    assert not document.tree_stale
     assert document.grammar is not None
     fresh = new_parser(document.grammar).parse(document.text.encode("utf-8", "surrogatepass"))
     assert str(document.tree.root_node) == str(fresh.root_node)
@@ -283,6 +296,13 @@ def test_incremental_python_edits() -> None:
         doc = store.change(uri, version, [change])
         assert doc.text == expected
         assert doc.version == version
+        assert doc.tree_stale
+        if version % 2:
+            assert store.wait_idle(10)
+            doc = store.get(uri)  # the background parse landed
+        else:
+            doc = store.parsed(uri)
+        assert doc.text == expected and doc.version == version
         assert_tree_matches_fresh_parse(doc)
 
 
@@ -300,7 +320,7 @@ def test_several_changes_in_one_notification() -> None:
         ],
     )
     assert doc.text == "a = 10\nc = 3\nb = 2\nd = '한'\n"
-    assert_tree_matches_fresh_parse(doc)
+    assert_tree_matches_fresh_parse(store.parsed(uri))
 
 
 def test_incremental_typescript_edits() -> None:
@@ -337,7 +357,9 @@ def test_incremental_typescript_edits() -> None:
     version = 1
     for change in changes:
         version += 1
-        doc = store.change(uri, version, [change])
+        store.change(uri, version, [change])
+        assert store.wait_idle(10)
+        doc = store.get(uri)
         assert_tree_matches_fresh_parse(doc)
     assert doc.text == expected
 
@@ -348,7 +370,11 @@ def test_whole_document_change_reparses() -> None:
     store.open(uri, "typescript", 1, "let a = 1;\n")
     doc = store.change(uri, 2, [whole("const b: number = 2;\n"), edit((0, 6), (0, 7), "c")])
     assert doc.text == "const c: number = 2;\n"
-    assert_tree_matches_fresh_parse(doc)
+    assert doc.tree is None and doc.tree_stale  # no old tree to edit: a full parse is due
+    assert_tree_matches_fresh_parse(store.parsed(uri))
+    store.change(uri, 3, [whole("let d = 4;\n")])
+    assert store.wait_idle(10)
+    assert_tree_matches_fresh_parse(store.get(uri))
 
 
 def test_documents_are_snapshots() -> None:
@@ -362,9 +388,13 @@ def test_documents_are_snapshots() -> None:
     assert old.text == "x = 1\n" and old.version == 1
     assert str(old.tree.root_node) == old_sexp  # the old tree was not edited
     assert old.tree.root_node.end_byte == 6
-    assert store.get(uri) is new
+    assert store.get(uri).version == 2  # `new`, or its re-parsed copy
+    fresh = store.parsed(uri)
+    assert new.tree_stale and not fresh.tree_stale  # `new` itself was not touched
+    assert new.tree is not None and new.tree is not fresh.tree
     bumped = store.change(uri, 3, [])
     assert bumped.version == 3 and bumped.text == new.text
+    assert bumped.tree is fresh.tree and not bumped.tree_stale  # nothing to parse
 
 
 def test_unknown_language_keeps_text_without_tree() -> None:
@@ -375,7 +405,8 @@ def test_unknown_language_keeps_text_without_tree() -> None:
     assert doc.tree is None
     doc = store.change(uri, 2, [edit((1, 0), (1, 5), "there"), edit((0, 5), (0, 5), ",")])
     assert doc.text == "hello,\nthere\n"
-    assert doc.tree is None
+    assert doc.tree is None and not doc.tree_stale
+    assert store.parsed(uri) is doc
 
 
 def test_language_from_extension_when_id_unknown() -> None:
@@ -390,8 +421,9 @@ def test_binary_and_huge_documents_are_not_parsed() -> None:
     binary = store.open("file:///blob.py", "python", 1, "x = 1\x00\x01\x02\n")
     assert binary.tree is None
     binary = store.change("file:///blob.py", 2, [edit((0, 0), (0, 0), "y")])
-    assert binary.tree is None
+    assert binary.tree is None and not binary.tree_stale
     assert binary.text == "yx = 1\x00\x01\x02\n"
+    assert store.parsed("file:///blob.py").tree is None
 
     huge_text = "# " + "한" * 40 + "\n"  # 43 chars but 123 UTF-8 bytes
     huge = store.open("file:///huge.py", "python", 1, huge_text)
@@ -399,10 +431,13 @@ def test_binary_and_huge_documents_are_not_parsed() -> None:
     # shrinking below the limit parses again
     small = store.change("file:///huge.py", 2, [edit((0, 2), (0, 42), "")])
     assert small.text == "# \n"
-    assert small.tree is not None
+    assert small.tree is None and small.tree_stale  # no tree to edit: a full parse is due
+    assert_tree_matches_fresh_parse(store.parsed("file:///huge.py"))
     # growing past it drops the tree, without raising
     big = store.change("file:///huge.py", 3, [edit((0, 2), (0, 2), "x" * 200)])
-    assert big.tree is None
+    assert big.tree is None and not big.tree_stale
+    assert store.wait_idle(10)
+    assert store.get("file:///huge.py").tree is None
 
 
 def test_lone_surrogates_do_not_raise() -> None:
@@ -413,7 +448,7 @@ def test_lone_surrogates_do_not_raise() -> None:
     assert doc.position_at(6) == pos(0, 6)
     doc = store.change("file:///s.py", 2, [edit((1, 4), (1, 5), "3")])
     assert doc.text == 'x = "\ud800"\ny = 3\n'
-    assert_tree_matches_fresh_parse(doc)
+    assert_tree_matches_fresh_parse(store.parsed("file:///s.py"))
 
 
 def test_random_edits_match_fresh_state() -> None:
@@ -454,7 +489,12 @@ def test_random_edits_match_fresh_state() -> None:
         for offset in range(0, len(reference) + 1, 7):
             assert doc.byte_at(offset) == fresh.byte_at(offset)
             assert doc.position_at(offset) == fresh.position_at(offset)
-        assert_tree_matches_fresh_parse(doc)
+        assert doc.tree is not None  # the edited tree spans the new text
+        assert doc.tree.root_node.end_byte == len(reference.encode("utf-8", "surrogatepass"))
+        if version % 3 == 0:  # else the next edits apply to a stale tree
+            assert_tree_matches_fresh_parse(store.parsed(uri))
+    assert store.wait_idle(10)
+    assert_tree_matches_fresh_parse(store.get(uri))
 
 
 # --- negotiated position encodings (Neovim asks for UTF-8 first) ----------------------------
@@ -500,3 +540,226 @@ def test_position_encodings(encoding: str, column_of_end_quote: int, column_of_e
 def test_utf8_column_inside_a_character_rounds_down() -> None:
     doc = DocumentStore(encoding="utf-8").open("file:///r.py", "python", 1, "가나\n")
     assert doc.offset_at(Position(line=0, character=4)) == 1  # byte 4 is inside "나"
+
+
+# --- the background re-parse -------------------------------------------------------------------
+
+GATE_SECONDS = 30.0
+"""Longest a gated background parse waits (a test that forgot to open the gate still ends)."""
+
+
+@dataclass
+class ParseSpy:
+    """Counts tree-sitter parses per thread; ``gate`` (open unless cleared) holds the
+    background thread's parses; ``fail_background``/``fail_caller`` make parses raise."""
+
+    calls: list[tuple[bool, bytes]] = field(default_factory=list)  # (background?, text)
+    gate: threading.Event = field(default_factory=threading.Event)
+    entered: threading.Event = field(default_factory=threading.Event)
+    fail_background: bool = False
+    fail_caller: bool = False
+
+    def parses(self, *, background: bool) -> list[bytes]:
+        return [data for on_worker, data in self.calls if on_worker == background]
+
+
+class _SpyParser:
+    def __init__(self, grammar: str, spy: ParseSpy) -> None:
+        self._parser = new_parser(grammar)
+        self._spy = spy
+
+    def parse(self, data: bytes, old_tree: Tree | None = None) -> Tree:
+        background = threading.current_thread() is not threading.main_thread()
+        self._spy.calls.append((background, data))
+        if background:
+            self._spy.entered.set()
+            self._spy.gate.wait(GATE_SECONDS)
+        if self._spy.fail_background if background else self._spy.fail_caller:
+            raise RuntimeError("tree-sitter exploded")
+        if old_tree is None:
+            return self._parser.parse(data)
+        return self._parser.parse(data, old_tree)
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ParseSpy]:
+    spy = ParseSpy()
+    spy.gate.set()
+    monkeypatch.setattr(documents, "new_parser", lambda grammar: _SpyParser(grammar, spy))
+    yield spy
+    spy.gate.set()  # never leave the background thread waiting
+
+
+MODULE = "import os\nfrom pathlib import Path\n\n\nclass Shop:\n" + "".join(
+    f"    def item_{i}(self, sku: str) -> str:\n        return sku * {i}\n\n" for i in range(60)
+)
+
+
+def test_change_hands_out_the_edited_tree_without_parsing(spy: ParseSpy) -> None:
+    uri = "file:///shop.py"
+    store = DocumentStore()
+    store.open(uri, "python", 1, MODULE)
+    spy.gate.clear()
+    line = MODULE.splitlines().index("    def item_30(self, sku: str) -> str:")
+    end = len("        return sku * 30")  # type a line at the end of item_30's body
+    doc = store.change(
+        uri, 2, [edit((line + 1, end), (line + 1, end), '\n        x = "한국어 abc')]
+    )
+    assert spy.parses(background=False) == [MODULE.encode()]  # only open() parsed here
+    assert doc.tree_stale and doc.tree is not None
+    data = doc.utf8()
+    assert doc.tree.root_node.end_byte == len(data)
+    assert doc.tree.root_node.text is None  # tree-sitter drops an edited tree's text
+    # nodes after the edit moved with the text (bytes and rows)
+    later = data.index(b"def item_31")
+    node = doc.tree.root_node.descendant_for_byte_range(later, later + 3)
+    assert node is not None and node.type == "def" and node.start_point.row == line + 4
+    # imports and scope headers read from the current text, as the completion context does
+    cursor = data.index(b"abc") + 3
+    headers = [s.header for s in enclosing_scopes(doc.tree, "python", cursor, data)]
+    assert headers == ["def item_30(self, sku: str) -> str:", "class Shop:"]
+    imports = [s.header for s in import_spans(doc.tree, "python", data)]
+    assert imports == ["import os", "from pathlib import Path"]
+    assert enclosing_scopes(doc.tree, "python", cursor) == []  # no text without `source`
+    spy.gate.set()
+    assert store.wait_idle(10)
+    fresh = store.get(uri)
+    assert fresh.version == 2 and fresh.text == doc.text
+    assert_tree_matches_fresh_parse(fresh)
+    assert fresh.tree is not None and fresh.tree.root_node.has_error  # the open string
+
+
+def test_typing_an_unclosed_string_never_waits_for_the_parser(spy: ParseSpy) -> None:
+    uri = "file:///shop.py"
+    store = DocumentStore()
+    store.open(uri, "python", 1, MODULE)
+    spy.gate.clear()  # the background parse of the first key never finishes while we type
+    line = MODULE.splitlines().index("    def item_30(self, sku: str) -> str:") + 1
+    store.change(uri, 2, [edit((line, 0), (line, 0), "\n")])
+    assert spy.entered.wait(10)  # held at the gate
+    typed = '        x = "abc (def'
+    started = time.perf_counter()
+    for column, key in enumerate(typed):
+        doc = store.change(uri, 3 + column, [edit((line, column), (line, column), key)])
+        assert doc.tree_stale and doc.tree is not None
+        assert doc.tree.root_node.end_byte == len(doc.utf8())
+    assert time.perf_counter() - started < GATE_SECONDS / 3  # no key waited on the gate
+    assert spy.parses(background=False) == [MODULE.encode()]
+    assert len(spy.parses(background=True)) == 1  # the one held at the gate
+    spy.gate.set()
+    assert store.wait_idle(10)
+    # intermediate versions were skipped: the held parse, then the newest one
+    assert spy.parses(background=True)[-1] == store.get(uri).utf8()
+    assert len(spy.parses(background=True)) == 2
+    doc = store.get(uri)
+    assert doc.version == 2 + len(typed) and doc.line_text(line) == typed
+    assert_tree_matches_fresh_parse(doc)
+
+
+def test_parsed_does_not_wait_for_a_slow_background_parse(spy: ParseSpy) -> None:
+    uri = "file:///shop.py"
+    store = DocumentStore()
+    store.open(uri, "python", 1, MODULE)
+    spy.gate.clear()
+    stale = store.change(uri, 2, [edit((4, 0), (4, 0), "@dataclass\n")])
+    assert spy.entered.wait(10)  # the background is parsing version 2, held at the gate
+    started = time.perf_counter()
+    fresh = store.parsed(uri)
+    assert time.perf_counter() - started < GATE_SECONDS / 3
+    assert fresh.version == 2 and fresh.text == stale.text
+    assert_tree_matches_fresh_parse(fresh)
+    assert store.get(uri) is fresh
+    assert store.parsed(uri) is fresh  # no second parse
+    assert len(spy.parses(background=False)) == 2  # open() and parsed()
+    spy.gate.set()
+    assert store.wait_idle(10)
+    assert store.get(uri) is fresh  # the late background result was not swapped in
+
+
+def test_closing_drops_the_pending_parse(spy: ParseSpy) -> None:
+    uri = "file:///shop.py"
+    store = DocumentStore()
+    store.open(uri, "python", 1, MODULE)
+    spy.gate.clear()
+    first = store.change(uri, 2, [edit((0, 0), (0, 0), "# one\n")])
+    assert spy.entered.wait(10)  # version 2 is being parsed
+    second = store.change(uri, 3, [edit((0, 0), (0, 0), "# two\n")])  # pending
+    store.close(uri)
+    spy.gate.set()
+    assert store.wait_idle(10)
+    assert spy.parses(background=True) == [first.utf8()]  # version 3 never parsed
+    assert second.utf8() not in spy.parses(background=True)
+    assert uri not in store  # the finished parse of version 2 did not bring it back
+    # re-opening while an older version is being parsed keeps the new text
+    store.open(uri, "python", 1, MODULE)
+    spy.gate.clear()
+    spy.entered.clear()
+    store.change(uri, 2, [edit((0, 0), (0, 0), "# three\n")])
+    assert spy.entered.wait(10)
+    reopened = store.open(uri, "python", 5, "y = 2\n")
+    spy.gate.set()
+    assert store.wait_idle(10)
+    assert store.get(uri) is reopened
+
+
+def test_a_failing_parse_is_logged_and_keeps_the_stale_tree(
+    spy: ParseSpy, caplog: pytest.LogCaptureFixture
+) -> None:
+    uri = "file:///shop.py"
+    store = DocumentStore()
+    store.open(uri, "python", 1, MODULE)
+    spy.fail_background = True
+    with caplog.at_level(logging.ERROR, logger="codesaga.documents"):
+        doc = store.change(uri, 2, [edit((0, 0), (0, 0), "import re\n")])
+        assert store.wait_idle(10)
+    assert "tree-sitter failed to parse file:///shop.py" in caplog.text
+    assert store.get(uri) is doc and doc.tree_stale and doc.tree is not None
+    # the store goes on: more edits, and the background thread is still there
+    doc = store.change(uri, 3, [edit((0, 0), (0, 0), "import io\n")])
+    assert store.wait_idle(10)
+    assert len(spy.parses(background=True)) == 2
+    assert store.get(uri) is doc
+    # the stale tree knows only the old nodes, moved to where their text is now
+    assert [s.header for s in import_spans(doc.tree, "python", doc.utf8())] == [
+        "import os",
+        "from pathlib import Path",
+    ]
+    # parsed() parses on this thread (which does not fail) ...
+    assert_tree_matches_fresh_parse(store.parsed(uri))
+    # ... and when that fails too, logs and answers with the stale tree
+    spy.fail_caller = True
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="codesaga.documents"):
+        doc = store.change(uri, 4, [edit((0, 0), (0, 0), "import abc\n")])
+        assert store.parsed(uri) is doc
+        assert store.wait_idle(10)
+    assert caplog.text.count("tree-sitter failed to parse") == 2
+    assert store.get(uri) is doc and doc.tree_stale
+
+
+def test_a_version_bump_of_a_stale_document_still_gets_parsed(spy: ParseSpy) -> None:
+    uri = "file:///shop.py"
+    store = DocumentStore()
+    store.open(uri, "python", 1, MODULE)
+    spy.gate.clear()
+    stale = store.change(uri, 2, [edit((0, 0), (0, 0), "import re\n")])
+    bumped = store.change(uri, 3, [])
+    assert bumped.tree_stale and bumped.tree is stale.tree and bumped.text == stale.text
+    spy.gate.set()
+    assert store.wait_idle(10)
+    doc = store.get(uri)
+    assert doc.version == 3
+    assert_tree_matches_fresh_parse(doc)
+
+
+def test_background_parse_waits_until_typing_stops() -> None:
+    store = DocumentStore(parse_idle_seconds=0.2)
+    uri = "file:///idle.py"
+    store.open(uri, "python", 1, "def f():\n    return 1\n")
+    for version, ch in enumerate("x = 2", start=2):
+        store.change(uri, version, [edit((2, version - 2), (2, version - 2), ch)])
+        time.sleep(0.05)  # keys 50 ms apart: never idle long enough to parse
+        assert store.get(uri).tree_stale
+    assert store.wait_idle(5)
+    fresh = store.get(uri)
+    assert not fresh.tree_stale and fresh.text.endswith("x = 2")

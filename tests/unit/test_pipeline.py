@@ -94,6 +94,20 @@ async def test_request_waits_for_the_generation_that_predicts_it() -> None:
     assert len(engine.prompts) == 1
 
 
+async def test_unfinished_block_shows_its_finished_lines_and_goes_on() -> None:
+    block = "y = 1\n    z = 2\n    return z\n"
+    engine = FakeEngine(answer=block, delay=0.02)  # the whole block takes about 0.6 s
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///f.py", "python", 1, "def f(x):\n    ")
+    first = await c.complete(doc, Position(line=1, character=4))
+    assert first.text == "y = 1" and first.seconds < 0.45
+    # accepted, then Enter: the next line comes from the same generation
+    nxt = store.open(doc.uri, "python", 2, "def f(x):\n    y = 1\n    ")
+    second = await c.complete(nxt, Position(line=2, character=4))
+    assert second.text == "z = 2" and len(engine.prompts) == 1
+
+
 async def test_newer_request_supersedes_older() -> None:
     engine = FakeEngine(block=True)
     c = completer(engine)

@@ -17,6 +17,7 @@ from codesaga.postprocess import (
     drop_repetition,
     finalize,
     max_tokens_for,
+    next_line_settled,
     postprocess,
     settled,
     strip_artifacts,
@@ -114,11 +115,11 @@ POSTPROCESS_CASES = [
     ),
     case(
         "multi-line",
-        "python blank lines inside body kept",
+        "python blank line ends the suggestion",
         "\n    y = 1\n\n    return y\n\n\nprint(f(2))",
         DEF_F,
         MULTI,
-        "\n    y = 1\n\n    return y",
+        "\n    y = 1",
     ),
     case(
         "multi-line",
@@ -333,8 +334,14 @@ def test_truncate_single_line(text: str, expected: str) -> None:
         pytest.param(
             "\n    a\n\n    b\n\n",
             ctx("def f():"),
-            "\n    a\n\n    b",
-            id="trailing blank lines trimmed",
+            "\n    a",
+            id="blank line after text ends it",
+        ),
+        pytest.param(
+            "\n\n    a\n    b",
+            ctx("def f():"),
+            "\n\n    a\n    b",
+            id="blank line before any text kept",
         ),
         pytest.param(
             "\n    a\n  b",
@@ -621,3 +628,24 @@ def test_mode_is_a_str_enum() -> None:
 )
 def test_detect_indent_unit(text: str, expected: str) -> None:
     assert detect_indent_unit(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "context", "expected"),
+    [
+        pytest.param(" w * h", ctx("    return"), False, id="line not finished"),
+        pytest.param(" w * h\n", ctx("    return"), False, id="next line not started"),
+        pytest.param(" w\n\n    x = 1", ctx("    return"), False, id="next line not finished"),
+        pytest.param(" w\n\n    x = 1\n", ctx("    return"), True, id="next non-blank line"),
+        pytest.param("):\n    a = 1\n", ctx("def f(x"), False, id="block opened: body unfinished"),
+        pytest.param(
+            "):\n    a = 1\n    return a\nx = 2\n",
+            ctx("def f(x"),
+            True,
+            id="block opened: dedent ends it",
+        ),
+        pytest.param(" w<|endoftext|>", ctx("    return"), True, id="end-of-text marker"),
+    ],
+)
+def test_next_line_settled(raw: str, context: CursorContext, expected: bool) -> None:
+    assert next_line_settled(raw, context) is expected

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tree_sitter import Language, Parser, Tree
+from tree_sitter import Language, Parser, Point, Tree
 
 import codesaga
 from codesaga.syntax import (
@@ -515,6 +515,30 @@ def test_javascript_imports() -> None:
         ("import_statement", "import './styles.css';"),
         ("lexical_declaration", 'const fs = require("fs");'),
         ("lexical_declaration", 'const { join } = require("path");'),
+    ]
+
+
+def test_edited_tree_reads_the_source_it_is_given() -> None:
+    """A tree edited with Tree.edit but not re-parsed has no text of its own: imports and
+    scopes then come from ``source``, by the edited byte ranges."""
+    old = 'const fs = require("fs");\nfunction f() {\n  return 1;\n}\n'
+    tree = parse("javascript", old)
+    tree.edit(
+        start_byte=0,
+        old_end_byte=0,
+        new_end_byte=5,
+        start_point=Point(0, 0),
+        old_end_point=Point(0, 0),
+        new_end_point=Point(1, 0),
+    )
+    new = ("// a\n" + old).encode()
+    assert import_spans(tree, "javascript") == []  # tree.root_node.text is None
+    assert [s.header for s in import_spans(tree, "javascript", new)] == [
+        'const fs = require("fs");'
+    ]
+    cursor = new.index(b"return") + 6
+    assert [s.header for s in enclosing_scopes(tree, "javascript", cursor, new)] == [
+        "function f() {"
     ]
 
 

@@ -62,7 +62,7 @@ class BenchOptions:
     """Files to type (``<CURSOR>`` markers are removed); empty = the fixture files."""
     interval_ms: float = 60.0
     """Milliseconds between keys."""
-    max_chars: int = 400
+    max_chars: int = 1200
     """Keys typed in all files together (split evenly; whole lines only)."""
     json_path: Path | None = None
     """Where to write the JSON report; None = ``<cacheDir>/bench/bench-<time>.json``."""

@@ -121,6 +121,7 @@ def build_report(
             "ratio_p50": ratio(server_lat["p50_ms"], naive_lat["p50_ms"]),
             "server_p95_to_naive_p50": ratio(server_lat["p95_ms"], naive_lat["p50_ms"]),
             "with_suggestion": sum(1 for r in server.requests if r.kind == "pause" and r.text),
+            "server_warm": summary(_warm_pause_ms(server)),
         },
         "keystrokes": {
             "typed": server.keys_typed,
@@ -184,6 +185,22 @@ def build_report(
     report["pauses"] = _pause_rows(server, naive)
     report["targets"] = targets(report)
     return report
+
+
+def _warm_pause_ms(server: ServerRun) -> list[float]:
+    """Pause latencies in ms without each file's first pause, which comes right after the file
+    was opened, before the server could hold any of its prompt in the KV cache."""
+    pauses = [r for r in server.requests if r.kind == "pause"]
+    seen: set[str] = set()
+    out: list[float] = []
+    for i, request in enumerate(pauses):
+        point = server.pauses[i] if i < len(server.pauses) else None
+        name = point.file if point else ""
+        first = name not in seen
+        seen.add(name)
+        if not first and request.seconds:
+            out.append(request.seconds * 1e3)
+    return out
 
 
 def _pause_rows(server: ServerRun, naive: Sequence[Completion]) -> list[dict[str, Any]]:
@@ -305,6 +322,15 @@ def render(report: dict[str, Any]) -> Table:
         "<= 1.5",
         _status(report, "latency_p95_to_naive_p50"),
     )
+    warm = lat.get("server_warm") or {}
+    table.add_row(
+        f"  … p50 / p95 without each file's first pause (n={warm.get('n', 0)})",
+        f"{_fmt(warm.get('p50_ms'), ' ms')} / {_fmt(warm.get('p95_ms'), ' ms')}",
+        "",
+        _fmt(ratio(warm.get("p95_ms"), nai["p50_ms"]), "", 2) + " of naive p50",
+        "",
+        "",
+    )
     keys = report["keystrokes"]
     table.add_row(
         f"keystroke requests answered before next key (n={keys['requests']})",
@@ -397,7 +423,7 @@ def render(report: dict[str, Any]) -> Table:
         )
     pipe = over["pipeline_end_to_end"]
     table.add_row(
-        "  parse + Completer.complete, instant engine",
+        "  didChange + Completer.complete, instant engine",
         f"{_fmt(pipe['p50_ms'], ' ms', 2)} / {_fmt(pipe['p95_ms'], ' ms', 2)}",
         "",
         "",

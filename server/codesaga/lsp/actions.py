@@ -117,7 +117,7 @@ def _command_data(ls: CodeSagaServer, args: tuple[Any, ...], action: str) -> Act
     by hand ``{"uri": ..., "range"?: ...}`` (the current version, the whole file/cursor)."""
     value = args[0] if args else None
     if isinstance(value, dict) and "codesaga" not in value and isinstance(value.get("uri"), str):
-        doc = ls.document(value["uri"])
+        doc = ls.document(value["uri"], parsed=False)  # its version only
         empty = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
         value = {
             "codesaga": 1,
@@ -246,7 +246,7 @@ async def produce_edit(ls: CodeSagaServer, data: ActionData) -> tuple[Document, 
         ls.stats.count("action_refused")
         ls.show(str(exc))
         return None
-    stale = stale_message(ls.document(data.uri), data, lang, during=True)
+    stale = stale_message(ls.document(data.uri, parsed=False), data, lang, during=True)
     if stale is not None:
         ls.stats.count("action_stale")
         ls.show(stale)
@@ -382,7 +382,10 @@ def register(server: CodeSagaServer) -> None:
             else:
                 findings, message, status = finish_review(doc, job, answer)
         changed = stale_message(
-            ls.document(doc.uri), replace(data, version=doc.version), lang, during=True
+            ls.document(doc.uri, parsed=False),
+            replace(data, version=doc.version),
+            lang,
+            during=True,
         )
         if changed is not None:
             ls.show(changed)

@@ -28,8 +28,11 @@ _WORD_TAIL = re.compile(r"[\w$]+$")
 async def suggest(
     server: CodeSagaServer, uri: str, position: types.Position
 ) -> tuple[Document, Suggestion]:
-    """Get the document, ask the completer, map failures to JSON-RPC errors."""
-    doc = server.document(uri)
+    """Get the document, ask the completer, map failures to JSON-RPC errors.
+
+    The document's tree may be stale (edited, not re-parsed): the completion context only
+    reads imports and enclosing headers from it, and must not wait for a parse."""
+    doc = server.document(uri, parsed=False)
     completer = await server.ready_completer()
     try:
         return doc, await completer.complete(doc, position)

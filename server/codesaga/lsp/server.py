@@ -173,10 +173,16 @@ class CodeSagaServer(LanguageServer):
 
     # ----- helpers ----------------------------------------------------------------------------
 
-    def document(self, uri: str) -> Document:
-        """The open document, or JsonRpcInvalidParams when the client never opened it."""
+    def document(self, uri: str, *, parsed: bool = True) -> Document:
+        """The open document, or JsonRpcInvalidParams when the client never opened it.
+
+        ``parsed``: with a fresh syntax tree (parsed here if the store's background parse
+        has not caught up with the last change); False: the latest snapshot at once, whose
+        tree may be the previous one edited to match (enough for completion context and
+        version checks; see :attr:`codesaga.documents.Document.tree_stale`).
+        """
         try:
-            return self.store.get(uri)
+            return self.store.parsed(uri) if parsed else self.store.get(uri)
         except DocumentError as exc:
             raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
 

@@ -301,7 +301,9 @@ def _span(kind: str, outer: Node, header_end: int, source: bytes) -> Span:
     )
 
 
-def enclosing_scopes(tree: Tree, grammar: str, byte_offset: int) -> list[Span]:
+def enclosing_scopes(
+    tree: Tree, grammar: str, byte_offset: int, source: bytes | None = None
+) -> list[Span]:
     """Definitions (functions, methods, classes, impls, namespaces, ...) around a cursor.
 
     ``byte_offset`` is a UTF-8 byte offset of a cursor (a position *between* bytes); a
@@ -318,9 +320,14 @@ def enclosing_scopes(tree: Tree, grammar: str, byte_offset: int) -> list[Span]:
     Decorators (Python), ``export``/``declare`` (JS/TS), ``template <...>`` (C++) and a
     single-spec Go ``type`` declaration belong to the scope they wrap: its span starts there
     and its header includes them, while ``kind`` stays the wrapped node's type.
+
+    ``source`` is the UTF-8 text that the tree's byte ranges index; by default the text the
+    tree was parsed from. Give it for a tree edited with ``Tree.edit`` but not re-parsed
+    (tree-sitter drops an edited tree's text: ``[]`` without it).
     """
     rules = _RULES.get(grammar)
-    source = tree.root_node.text
+    if source is None:
+        source = tree.root_node.text
     if rules is None or source is None or byte_offset <= 0:
         return []
     offset = min(byte_offset, len(source))
@@ -350,17 +357,17 @@ def enclosing_scopes(tree: Tree, grammar: str, byte_offset: int) -> list[Span]:
     return spans
 
 
-def _import_nodes(node: Node, rules: _Rules, out: list[Node]) -> None:
+def _import_nodes(node: Node, rules: _Rules, source: bytes, out: list[Node]) -> None:
     for child in node.named_children:
         if child.type in rules.imports:
             out.append(child)
         elif child.type in rules.import_containers:
-            _import_nodes(child, rules, out)
-        elif rules.requires and _is_require(child):
+            _import_nodes(child, rules, source, out)
+        elif rules.requires and _is_require(child, source):
             out.append(child)
 
 
-def _is_require(node: Node) -> bool:
+def _is_require(node: Node, source: bytes) -> bool:
     """JS/TS: a top-level ``const x = require("m")`` style declaration."""
     if node.type not in ("lexical_declaration", "variable_declaration"):
         return False
@@ -372,12 +379,14 @@ def _is_require(node: Node) -> bool:
             value = value.named_children[0] if value.named_children else None
         if value is not None and value.type == "call_expression":
             function = value.child_by_field_name("function")
-            if function is not None and function.text == b"require":
+            if function is None:
+                continue
+            if source[function.start_byte : function.end_byte] == b"require":
                 return True
     return False
 
 
-def import_spans(tree: Tree, grammar: str) -> list[Span]:
+def import_spans(tree: Tree, grammar: str, source: bytes | None = None) -> list[Span]:
     """Module-level import statements in document order; ``[]`` for an unknown grammar.
 
     Per grammar: Python ``import``/``from ... import``/``from __future__`` (also inside
@@ -387,14 +396,15 @@ def import_spans(tree: Tree, grammar: str) -> list[Span]:
     ``#include`` (also inside ``#if``/``#ifdef`` blocks such as include guards), plus C++
     ``using`` and namespace aliases. ``header`` is the statement's text without trailing
     whitespace, and ``end_byte``/``end_line`` exclude that whitespace too (``#include``
-    nodes otherwise end at the next line).
+    nodes otherwise end at the next line). ``source`` as for :func:`enclosing_scopes`.
     """
     rules = _RULES.get(grammar)
-    source = tree.root_node.text
+    if source is None:
+        source = tree.root_node.text
     if rules is None or source is None:
         return []
     nodes: list[Node] = []
-    _import_nodes(tree.root_node, rules, nodes)
+    _import_nodes(tree.root_node, rules, source, nodes)
     spans: list[Span] = []
     for node in nodes:
         raw = source[node.start_byte : node.end_byte]
