@@ -35,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     duplicate of it and fd 1 itself is pointed at stderr, so anything else that writes to
     stdout (llama.cpp, a stray print) lands on stderr."""
     from codesaga.lsp import create_server
+    from codesaga.lsp.stdio import serve_stdio
     from codesaga.settings import Settings
 
     setup_logging(Settings().log_level, args.log_file)
@@ -46,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    server.start_io(sys.stdin.buffer, protocol_out)
+    serve_stdio(server, sys.stdin.buffer, protocol_out)
     return 0
 
 

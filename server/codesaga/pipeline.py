@@ -43,7 +43,7 @@ class Suggestion:
     generation: Generation | None = None
 
 
-MULTI_LINE_BUDGET_SECONDS = 0.15
+MULTI_LINE_BUDGET_SECONDS = 0.1
 """A multi-line request still unsettled this long after it arrived, in seconds, is answered
 with the lines finished so far; the generation goes on to the end of the block, for the
 requests that follow (the next line after Enter is then ready at once)."""
@@ -152,13 +152,17 @@ class Completer:
             cursor=[ctx.cursor.line_suffix, ctx.cursor.following, ctx.cursor.previous_line],
         )
 
-    async def complete(self, doc: Document, position: Position) -> Suggestion:
+    async def complete(
+        self, doc: Document, position: Position, *, fresh: bool = False
+    ) -> Suggestion:
         """The suggestion at ``position``.
 
-        Answered, in this order, from: the suggestion last shown for the document when the
-        user typed its start (type-through); the exact cache; the document's generation in
-        flight when the text typed since it started is what it predicted (see
-        :class:`Flight`); a new generation, which supersedes the document's previous one.
+        With ``fresh`` (an explicitly invoked request) a new generation answers, whatever is
+        remembered or cached. Otherwise the answer comes, in this order, from: the suggestion
+        last shown for the document when the user typed its start (type-through); the exact
+        cache; the document's generation in flight when the text typed since it started is
+        what it predicted (see :class:`Flight`); a new generation, which supersedes the
+        document's previous one.
 
         Raises PositionError for a position outside the document, Superseded when a newer
         request for the same document (or ``$/cancelRequest``) cancelled this one, and
@@ -169,20 +173,20 @@ class Completer:
         if "\x00" in ctx.prefix or "\x00" in ctx.suffix:  # binary content: nothing to suggest
             return self._answer("", ctx, "model", started)
         before = doc.text[: ctx.offset]
-        rest = self.type_through.lookup(doc.uri, before)
+        rest = None if fresh else self.type_through.lookup(doc.uri, before)
         if rest is not None:
             self.type_through.remember(doc.uri, before, rest)
             return self._answer(rest, ctx, "type-through", started)
 
         prompt = self.prompt_for(ctx)
         key = self.cache_key_for(ctx, prompt)
-        if self.cache is not None:
+        if self.cache is not None and not fresh:
             hit = self.cache.get(key)
             if hit is not None:
                 self.type_through.remember(doc.uri, before, hit)
                 return self._answer(hit, ctx, "cache", started)
 
-        joined = await self._join(doc.uri, before, ctx)
+        joined = None if fresh else await self._join(doc.uri, before, ctx)
         if joined is None:
             self._start(doc.uri, before, ctx, prompt)
             joined = await self._join(doc.uri, before, ctx)
@@ -304,6 +308,7 @@ class Completer:
         try:
             while not flight.result.done():
                 if diverged(flight.raw):
+                    self.stats.count("diverged")
                     return None
                 if goal(flight.raw):
                     break
@@ -325,7 +330,10 @@ class Completer:
                 raise Superseded()
         ahead = rest(flight.raw)
         if ahead is None:
+            self.stats.count("diverged")
             return None
+        if typed:
+            self.stats.count("joined")
         if not flight.result.done() and not settled(ahead, ctx.cursor, ctx.mode):
             ahead = finished_lines(ahead)  # the budget ran out: the lines finished so far
         text = postprocess(ahead, ctx.cursor, ctx.mode)

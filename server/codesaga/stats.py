@@ -91,6 +91,7 @@ class Stats:
         kept from its KV cache (the rest were evaluated), ``seconds`` the whole generation, and
         ``clock`` (optional) the timing of its decode phase.
         """
+        self.counts["generations"] += 1
         self.generations.append(
             {
                 "prompt_tokens": prompt_tokens,

@@ -325,6 +325,8 @@ async def _server_arm(
         progress.update(task, description="server arm: typing")
         for plan in plans:
             await arm.type_file(plan, f"file:///codesaga-bench/{plan.name}")
+        progress.update(task, description="server arm: decode replay")
+        await arm.replay_pauses()
         progress.update(task, description="server arm: stats")
         return await arm.finish()
     except BaseException:

@@ -101,6 +101,9 @@ class ServerRun:
     """VmHWM of the server process read from /proc by the client (None where unavailable)."""
     ready_seconds: float = 0.0
     messages: list[str] = field(default_factory=list)
+    replay_generations: int | None = None
+    """How many of the last ``stats["generations"]`` records the decode replay made (None: no
+    replay)."""
 
 
 def proc_peak_rss(pid: int) -> int | None:
@@ -309,6 +312,58 @@ class ServerArm:
         deadline = time.perf_counter() + DRAIN_TIMEOUT_SECONDS
         while any(r.done is None for r in self.run.requests) and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
+
+    async def replay_pauses(self) -> None:
+        """Decode phase: ask for each pause point's suggestion again, one at a time with
+        nothing else going on (each on a new document, explicitly invoked, so the server
+        generates instead of answering from its cache), for decode speed on the same prompts
+        as the raw arm."""
+        before = await self._generation_count()
+        if before is None:
+            return
+        for i, pause in enumerate(self.run.pauses):
+            uri = f"file:///codesaga-bench/decode-{i}/{pause.file}"
+            self.client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=uri, language_id=pause.language_id, version=1, text=pause.text
+                    )
+                )
+            )
+            params = types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=pause.position,
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Invoked
+                ),
+            )
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.client.text_document_inline_completion_async(params),
+                    PAUSE_TIMEOUT_SECONDS,
+                )
+            self.client.text_document_did_close(
+                types.DidCloseTextDocumentParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri)
+                )
+            )
+            self.on_key(0)
+        after = await self._generation_count()
+        if after is not None:
+            self.run.replay_generations = after - before
+
+    async def _generation_count(self) -> int | None:
+        """Generations the server has recorded so far (None if it did not say)."""
+        with contextlib.suppress(Exception):
+            result = await asyncio.wait_for(
+                self.client.workspace_execute_command_async(
+                    types.ExecuteCommandParams(command=STATS_COMMAND)
+                ),
+                DRAIN_TIMEOUT_SECONDS,
+            )
+            if isinstance(result, dict):
+                return int(result.get("counts", {}).get("generations", 0))
+        return None
 
     async def finish(self) -> ServerRun:
         """Read the server's stats and peak memory, then shut it down."""

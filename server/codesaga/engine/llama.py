@@ -83,13 +83,16 @@ class LlamaEngine:
         import llama_cpp
 
         threads = n_threads or os.cpu_count() or 1
+        gpu = gpu_offload_supported() and n_gpu_layers != 0
         started = time.perf_counter()
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(model_path),
                 n_ctx=n_ctx,
-                n_batch=512,
-                n_gpu_layers=n_gpu_layers if gpu_offload_supported() else 0,
+                # prompt tokens per llama_decode call: on a CPU 128 evaluates as fast as 512
+                # (measured with Gemma 3 270M) with smaller compute buffers; a GPU wants more
+                n_batch=512 if gpu else 128,
+                n_gpu_layers=n_gpu_layers if gpu else 0,
                 n_threads=threads,
                 n_threads_batch=threads,
                 verbose=False,

@@ -26,16 +26,17 @@ _WORD_TAIL = re.compile(r"[\w$]+$")
 
 
 async def suggest(
-    server: CodeSagaServer, uri: str, position: types.Position
+    server: CodeSagaServer, uri: str, position: types.Position, *, fresh: bool = False
 ) -> tuple[Document, Suggestion]:
-    """Get the document, ask the completer, map failures to JSON-RPC errors.
+    """Get the document, ask the completer, map failures to JSON-RPC errors. ``fresh``: ask
+    the model anew (see :meth:`Completer.complete`).
 
     The document's tree may be stale (edited, not re-parsed): the completion context only
     reads imports and enclosing headers from it, and must not wait for a parse."""
     doc = server.document(uri, parsed=False)
     completer = await server.ready_completer()
     try:
-        return doc, await completer.complete(doc, position)
+        return doc, await completer.complete(doc, position, fresh=fresh)
     except PositionError as exc:
         raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
     except Superseded:
@@ -51,7 +52,12 @@ def register(server: CodeSagaServer) -> None:
     async def inline_completion(
         ls: CodeSagaServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList:
-        doc, suggestion = await suggest(ls, params.text_document.uri, params.position)
+        # an explicit request (the editor's "trigger suggestion" command) asks the model
+        # again instead of repeating the suggestion the user did not take
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        doc, suggestion = await suggest(
+            ls, params.text_document.uri, params.position, fresh=invoked
+        )
         if not suggestion.text:
             return types.InlineCompletionList(items=[])
         here = doc.position_at(suggestion.offset)
