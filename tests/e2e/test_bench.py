@@ -101,6 +101,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
     for key in ("server_tokens_per_s", "raw_tokens_per_s", "ratio"):
         assert decode[key] is None or _number(decode[key])
     assert decode["server_generations"] >= 1 and decode["raw_generations"] == lat["server"]["n"]
+    # the decode figure comes from the replay: one invoked (uncached) request per pause
+    assert decode["server_measured_on"] == "replay"
+    assert decode["server_generations"] == lat["server"]["n"]
 
     mem = report["memory"]
     assert mem["server_peak_rss_bytes"] > mem["model_bytes"] // 2 > 0

@@ -10,6 +10,7 @@ from lsprotocol.types import Position
 
 from codesaga.cache import CompletionCache
 from codesaga.documents import DocumentStore
+from codesaga.engine import Generation, GenerationRequest
 from codesaga.pipeline import Completer
 from codesaga.scheduler import Scheduler, Superseded
 
@@ -34,6 +35,32 @@ async def test_model_then_cache(tmp_path: Path) -> None:
     c2 = completer(FakeEngine(answer="unused"), CompletionCache(tmp_path))
     again = await c2.complete(doc, END)
     assert (again.text, again.source) == ("w * h", "cache")
+
+
+async def test_invoked_request_asks_the_model_again(tmp_path: Path) -> None:
+    engine = FakeEngine(answer=" w * h\n")
+    c = completer(engine, CompletionCache(tmp_path))
+    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
+    await c.complete(doc, END)
+    assert (await c.complete(doc, END)).source == "cache"
+    engine.answer = " h * w\n"
+    again = await c.complete(doc, END, fresh=True)
+    assert (again.text, again.source) == ("h * w", "model") and len(engine.prompts) == 2
+
+
+async def test_engine_error_reaches_the_request() -> None:
+    from codesaga.engine import EngineError
+
+    class Failing(FakeEngine):
+        def generate(self, request: GenerationRequest) -> Generation:
+            raise EngineError("prompt does not fit")
+
+    c = completer(Failing())
+    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
+    with pytest.raises(EngineError):
+        await c.complete(doc, END)
+    with pytest.raises(EngineError):  # and again: the failed generation is not reused
+        await c.complete(doc, END)
 
 
 async def test_type_through() -> None:
