@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,6 +136,8 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
     """
     from codesaga.bench import local
     from codesaga.models import resolve
+    from codesaga.pipeline import Completer
+    from codesaga.scheduler import Scheduler
     from codesaga.settings import Settings
 
     started = time.perf_counter()
@@ -154,17 +156,9 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
     phases = _Phases()
 
     with tempfile.TemporaryDirectory(prefix="codesaga-bench-") as tmp, _progress() as progress:
-        env = dict(os.environ)
-        env.update(CODESAGA_CACHE_DIR=str(Path(tmp) / "cache"), CODESAGA_MODEL=str(model_path))
-        task = progress.add_task("server: loading model", total=keys_planned)
-        arm = ServerArm(
-            env, interval_s, Path(tmp) / "server.log", on_key=lambda n: progress.advance(task, n)
-        )
-        server = asyncio.run(_server_arm(arm, plans, progress, task))
-        phases.mark("server")
-        progress.update(task, description="server arm")
-
-        engine_task = progress.add_task("naive: loading model", total=len(server.pauses))
+        # loaded first: the raw arm decodes each pause prompt right after the server's replay
+        # of it, so the two decode figures are taken side by side
+        engine_task = progress.add_task("naive/raw: loading model", total=None)
         engine = local.load_engine_for_bench(
             model_path,
             n_ctx=settings.context_size,
@@ -172,9 +166,36 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
             n_threads=settings.threads,
             fim_family=settings.fim_family,
         )
+        scheduler = Scheduler()
         try:
             phases.mark("naive_load")
-            progress.update(engine_task, description="naive arm")
+            completer = Completer(
+                engine,
+                scheduler,
+                None,
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+            )
+            env = dict(os.environ)
+            env.update(CODESAGA_CACHE_DIR=str(Path(tmp) / "cache"), CODESAGA_MODEL=str(model_path))
+            task = progress.add_task("server: loading model", total=keys_planned)
+            arm = ServerArm(
+                env,
+                interval_s,
+                Path(tmp) / "server.log",
+                on_key=lambda n: progress.advance(task, n),
+            )
+            raw: list[local.DecodeSample] = []
+
+            async def raw_decode(i: int) -> None:
+                request = local.server_request(completer, arm.run.pauses[i])
+                raw.extend(await asyncio.to_thread(local.run_raw_decode, engine, [request]))
+                progress.update(engine_task, description="raw decode", completed=len(raw))
+
+            server = asyncio.run(_server_arm(arm, plans, progress, task, raw_decode))
+            phases.mark("server")
+            progress.update(task, description="server arm")
+            progress.reset(engine_task, total=len(server.pauses), description="naive arm")
             naive = local.run_naive(
                 engine,
                 server.pauses,
@@ -183,22 +204,6 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
                 on_done=lambda: progress.advance(engine_task),
             )
             phases.mark("naive")
-            from codesaga.pipeline import Completer
-            from codesaga.scheduler import Scheduler
-
-            scheduler = Scheduler()
-            completer = Completer(
-                engine,
-                scheduler,
-                None,
-                max_tokens=settings.max_tokens,
-                temperature=settings.temperature,
-            )
-            requests = [local.server_request(completer, pause) for pause in server.pauses]
-            scheduler.shutdown()
-            raw_task = progress.add_task("raw decode", total=len(requests))
-            raw = local.run_raw_decode(engine, requests, lambda: progress.advance(raw_task))
-            phases.mark("raw_decode")
             over_task = progress.add_task("overhead (5,000 lines)", total=options.overhead_keys)
             overhead = local.measure_overhead(
                 engine,
@@ -210,6 +215,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
             )
             phases.mark("overhead")
         finally:
+            scheduler.shutdown()
             engine.close()
 
     other = _other_cpu_share(cpu_start, _cpu_times())
@@ -318,7 +324,11 @@ def _loadavg() -> float | None:
 
 
 async def _server_arm(
-    arm: ServerArm, plans: Sequence[TypingPlan], progress: Progress, task: Any
+    arm: ServerArm,
+    plans: Sequence[TypingPlan],
+    progress: Progress,
+    task: Any,
+    after_replay: Callable[[int], Awaitable[None]],
 ) -> ServerRun:
     try:
         await arm.start()
@@ -326,7 +336,7 @@ async def _server_arm(
         for plan in plans:
             await arm.type_file(plan, f"file:///codesaga-bench/{plan.name}")
         progress.update(task, description="server arm: decode replay")
-        await arm.replay_pauses()
+        await arm.replay_pauses(after_replay)
         progress.update(task, description="server arm: stats")
         return await arm.finish()
     except BaseException:

@@ -16,7 +16,7 @@ import contextlib
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ from codesaga.demo import DemoClient, client_capabilities
 READY_TIMEOUT_SECONDS = 600.0
 PAUSE_TIMEOUT_SECONDS = 120.0
 DRAIN_TIMEOUT_SECONDS = 60.0
+REPLAY_POLL_SECONDS = 0.05
 REQUEST_CANCELLED = -32800
 STATS_COMMAND = "codesaga.stats"
 
@@ -313,14 +314,22 @@ class ServerArm:
         while any(r.done is None for r in self.run.requests) and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
 
-    async def replay_pauses(self) -> None:
+    async def replay_pauses(self, after_each: Callable[[int], Awaitable[None]]) -> None:
         """Decode phase: ask for each pause point's suggestion again, one at a time with
         nothing else going on (each on a new document, explicitly invoked, so the server
-        generates instead of answering from its cache), for decode speed on the same prompts
-        as the raw arm."""
-        before = await self._generation_count()
-        if before is None:
+        generates instead of answering from its cache), wait until that generation has
+        ended, then await ``after_each(i)`` (the raw arm decodes the same prompt there, so
+        the two decode figures are taken side by side)."""
+        count = await self._generation_count()
+        while count is not None:  # let the typing's last generations end first
+            await asyncio.sleep(4 * REPLAY_POLL_SECONDS)
+            settled = await self._generation_count()
+            if settled == count:
+                break
+            count = settled
+        if count is None:
             return
+        first = count
         for i, pause in enumerate(self.run.pauses):
             uri = f"file:///codesaga-bench/decode-{i}/{pause.file}"
             self.client.text_document_did_open(
@@ -342,22 +351,28 @@ class ServerArm:
                     self.client.text_document_inline_completion_async(params),
                     PAUSE_TIMEOUT_SECONDS,
                 )
+            # the generation goes on after the answer (lookahead): wait for its record
+            deadline = time.perf_counter() + PAUSE_TIMEOUT_SECONDS
+            while time.perf_counter() < deadline:
+                now = await self._generation_count()
+                if now is None or now > count:
+                    count = now if now is not None else count + 1
+                    break
+                await asyncio.sleep(REPLAY_POLL_SECONDS)
             self.client.text_document_did_close(
                 types.DidCloseTextDocumentParams(
                     text_document=types.TextDocumentIdentifier(uri=uri)
                 )
             )
-            self.on_key(0)
-        after = await self._generation_count()
-        if after is not None:
-            self.run.replay_generations = after - before
+            await after_each(i)
+        self.run.replay_generations = count - first
 
     async def _generation_count(self) -> int | None:
         """Generations the server has recorded so far (None if it did not say)."""
         with contextlib.suppress(Exception):
             result = await asyncio.wait_for(
                 self.client.workspace_execute_command_async(
-                    types.ExecuteCommandParams(command=STATS_COMMAND)
+                    types.ExecuteCommandParams(command=STATS_COMMAND, arguments=["counts"])
                 ),
                 DRAIN_TIMEOUT_SECONDS,
             )

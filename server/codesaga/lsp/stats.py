@@ -49,6 +49,9 @@ def register(server: CodeSagaServer) -> None:
 
     @server.command(STATS_COMMAND)
     def stats(ls: CodeSagaServer, *args: object) -> dict[str, Any]:
+        """Everything, or with the argument ``"counts"`` just the counters (cheap to poll)."""
+        if args and args[0] == "counts":
+            return {"counts": dict(ls.stats.counts)}
         snapshot = ls.stats.snapshot()
         snapshot["memory"] = memory()
         return snapshot
