@@ -205,6 +205,9 @@ class Completer:
         it is ready when the user presses Enter."""
         healed = healed_whitespace(ctx)
         lookahead = ctx.mode is Mode.SINGLE_LINE and not ctx.cursor.line_suffix.strip()
+        for other, running in self._flights.items():
+            if other != uri and running.waiting == 0:
+                running.cancel.set()  # another file's lookahead must not delay this request
         cancel = self.scheduler.begin(uri)
         loop = asyncio.get_running_loop()
         flight = Flight(before, healed, cancel, loop.create_future())

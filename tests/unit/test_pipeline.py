@@ -91,6 +91,19 @@ async def test_lookahead_answers_the_next_line_after_enter() -> None:
     assert len(engine.prompts) == 1
 
 
+async def test_a_request_elsewhere_stops_another_files_lookahead() -> None:
+    engine = FakeEngine(answer=" w * h\n    x = " + "1" * 200 + "\n", delay=0.01)
+    c = completer(engine)
+    store = DocumentStore()
+    first = store.open("file:///a.py", "python", 1, TEXT)
+    assert (await c.complete(first, END)).text == "w * h"  # its lookahead goes on
+    engine.answer = " 2\n"
+    other = store.open("file:///b.py", "python", 1, "x = ")
+    started = asyncio.get_running_loop().time()
+    got = await c.complete(other, Position(line=0, character=4))
+    assert got.text == "2" and asyncio.get_running_loop().time() - started < 0.5
+
+
 async def test_typing_off_the_prediction_starts_a_new_generation() -> None:
     engine = FakeEngine(answer=" w * h\n    total = w\n")
     c = completer(engine)
