@@ -71,6 +71,8 @@ class Flight:
     raw: str = ""
     goals: list[Callable[[str], bool]] = field(default_factory=list)
     waiting: int = 0
+    served: bool = False
+    """A request got its answer from it: what it generates now is lookahead."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def should_stop(self, raw: str) -> bool:
@@ -113,6 +115,7 @@ class Completer:
         self.type_through = TypeThrough()
         self.line_tokens = LineTokens(engine.count_tokens)
         self._flights: dict[str, Flight] = {}
+        scheduler.before_run.append(self.stop_lookahead)
         self.configure(max_tokens=max_tokens, temperature=temperature)
 
     def configure(self, *, max_tokens: int, temperature: float) -> None:
@@ -205,9 +208,6 @@ class Completer:
         it is ready when the user presses Enter."""
         healed = healed_whitespace(ctx)
         lookahead = ctx.mode is Mode.SINGLE_LINE and not ctx.cursor.line_suffix.strip()
-        for other, running in self._flights.items():
-            if other != uri and running.waiting == 0:
-                running.cancel.set()  # another file's lookahead must not delay this request
         cancel = self.scheduler.begin(uri)
         loop = asyncio.get_running_loop()
         flight = Flight(before, healed, cancel, loop.create_future())
@@ -340,6 +340,7 @@ class Completer:
         if not flight.result.done() and not settled(ahead, ctx.cursor, ctx.mode):
             ahead = finished_lines(ahead)  # the budget ran out: the lines finished so far
         text = postprocess(ahead, ctx.cursor, ctx.mode)
+        flight.served = True
         return text, "model" if waited or not typed else "type-through"
 
     def _generate(self, request: GenerationRequest, clock: DecodeClock) -> Generation:
@@ -355,6 +356,13 @@ class Completer:
             clock=clock,
         )
         return gen
+
+    def stop_lookahead(self) -> None:
+        """Cancel the generations that only look ahead now (answered, nobody waiting): any
+        new model work goes first."""
+        for flight in self._flights.values():
+            if flight.served and flight.waiting == 0:
+                flight.cancel.set()
 
     def forget(self, uri: str) -> None:
         """Drop what is kept for ``uri`` (document closed); its generation is cancelled."""

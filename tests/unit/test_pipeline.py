@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,17 @@ async def test_a_request_elsewhere_stops_another_files_lookahead() -> None:
     started = asyncio.get_running_loop().time()
     got = await c.complete(other, Position(line=0, character=4))
     assert got.text == "2" and asyncio.get_running_loop().time() - started < 0.5
+
+
+async def test_other_model_work_stops_the_lookahead() -> None:
+    engine = FakeEngine(answer=" w * h\n    x = " + "1" * 200 + "\n", delay=0.01)
+    c = completer(engine)
+    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
+    assert (await c.complete(doc, END)).text == "w * h"  # its lookahead goes on
+    started = asyncio.get_running_loop().time()
+    # a chat turn or a code action queues model work: the lookahead yields
+    assert await c.scheduler.run(threading.Event(), lambda: "done") == "done"
+    assert asyncio.get_running_loop().time() - started < 0.5
 
 
 async def test_typing_off_the_prediction_starts_a_new_generation() -> None:
