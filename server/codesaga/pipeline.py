@@ -43,7 +43,7 @@ class Suggestion:
     generation: Generation | None = None
 
 
-MULTI_LINE_BUDGET_SECONDS = 0.1
+MULTI_LINE_BUDGET_SECONDS = 0.05
 """A multi-line request still unsettled this long after it arrived, in seconds, is answered
 with the lines finished so far; the generation goes on to the end of the block, for the
 requests that follow (the next line after Enter is then ready at once)."""
