@@ -9,7 +9,10 @@ reusing its KV cache). Prints each suggestion with its latency as the client saw
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -255,9 +258,28 @@ async def run_demo(files: list[Path]) -> int:
     if missing:
         print(f"codesaga demo: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    with tempfile.TemporaryDirectory(prefix="codesaga-demo-") as tmp:
+        return await _run_demo(paths, _fresh_cache_env(Path(tmp)))
+
+
+def _fresh_cache_env(cache_dir: Path) -> dict[str, str]:
+    """The server's environment: an empty cache directory, so that "cold" and "cache" in the
+    demo's output mean what they say on every run, and the model resolved here (from the
+    user's cache directory) so that the bundled model is not assembled again."""
+    from codesaga.models import ModelError, resolve
+    from codesaga.settings import Settings
+
+    env = dict(os.environ, CODESAGA_CACHE_DIR=str(cache_dir))
+    settings = Settings()
+    with contextlib.suppress(ModelError):  # else the server reports the missing model itself
+        env["CODESAGA_MODEL"] = str(resolve(settings.model, settings.resolved_cache_dir()))
+    return env
+
+
+async def _run_demo(paths: list[Path], env: dict[str, str]) -> int:
     client = DemoClient()
     print(f"CodeSaga {__version__} demo: starting `codesaga serve` …", flush=True)
-    await client.start_io(sys.executable, "-m", "codesaga", "serve")
+    await client.start_io(sys.executable, "-m", "codesaga", "serve", env=env)
     await client.initialize_async(
         types.InitializeParams(
             capabilities=client_capabilities(), initialization_options={}, locale="en"
