@@ -66,6 +66,9 @@ class Flight:
 
     before: str
     healed: str
+    suffix: str
+    """The suffix in the prompt ("" for prefix-only templates): a request with another one
+    cannot use this generation."""
     cancel: threading.Event
     result: asyncio.Future[Generation]
     raw: str = ""
@@ -210,7 +213,7 @@ class Completer:
         lookahead = ctx.mode is Mode.SINGLE_LINE and not ctx.cursor.line_suffix.strip()
         cancel = self.scheduler.begin(uri)
         loop = asyncio.get_running_loop()
-        flight = Flight(before, healed, cancel, loop.create_future())
+        flight = Flight(before, healed, self._prompt_suffix(ctx), cancel, loop.create_future())
 
         def bound(raw: str) -> bool:
             continuation = heal(raw, healed)
@@ -274,6 +277,8 @@ class Completer:
         Raises Superseded when it was cancelled first, and EngineError when it failed."""
         flight = self._flights.get(uri)
         if flight is None or not before.startswith(flight.before):
+            return None
+        if flight.suffix != self._prompt_suffix(ctx):  # the code after the cursor changed
             return None
         typed = before[len(flight.before) :]
 
@@ -342,6 +347,9 @@ class Completer:
         text = postprocess(ahead, ctx.cursor, ctx.mode)
         flight.served = True
         return text, "model" if waited or not typed else "type-through"
+
+    def _prompt_suffix(self, ctx: CompletionContext) -> str:
+        return ctx.suffix if self.engine.template.uses_suffix else ""
 
     def _generate(self, request: GenerationRequest, clock: DecodeClock) -> Generation:
         """Run the engine (on the model thread) and record the generation's metadata there, so

@@ -116,6 +116,18 @@ async def test_other_model_work_stops_the_lookahead() -> None:
     assert asyncio.get_running_loop().time() - started < 0.5
 
 
+async def test_fim_generation_is_not_reused_once_the_code_after_the_cursor_changed() -> None:
+    engine = FakeEngine(answer=" w * h\n", family="qwen")  # a FIM template: the suffix counts
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT + "print(area(1, 2))\n")
+    await c.complete(doc, END)
+    edited = store.open(doc.uri, "python", 2, TEXT + "print(area(3, 4))\n")
+    engine.answer = " h * w\n"
+    again = await c.complete(edited, END)
+    assert (again.text, again.source) == ("h * w", "model") and len(engine.prompts) == 2
+
+
 async def test_typing_off_the_prediction_starts_a_new_generation() -> None:
     engine = FakeEngine(answer=" w * h\n    total = w\n")
     c = completer(engine)
