@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,20 @@ def test_stdout_holds_only_protocol_frames() -> None:
     assert any(m.get("id") == 1 and "result" in m for m in messages)
     assert any(m.get("id") == 2 for m in messages)
     assert b"loaded in" in stderr  # the model loaded, and its logs went to stderr
+
+
+def test_stdin_from_a_regular_file_is_served_too(tmp_path: Path) -> None:
+    # a file cannot be watched by the event loop: the server reads it on threads instead
+    script = tmp_path / "session.lsp"
+    script.write_bytes(
+        frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+        + frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+        + frame({"jsonrpc": "2.0", "method": "exit"})
+    )
+    with script.open("rb") as stdin:
+        proc = subprocess.run(
+            SERVER, stdin=stdin, capture_output=True, env=server_env(), timeout=60
+        )
+    messages = parse_frames(proc.stdout)
+    assert any(m.get("id") == 1 and "result" in m for m in messages)
+    assert any(m.get("id") == 2 for m in messages)

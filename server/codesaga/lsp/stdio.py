@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import stat
+import sys
 import threading
 from typing import BinaryIO
 
@@ -46,11 +47,12 @@ class PipeReader:
 def serve_stdio(server: LanguageServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
     """Serve LSP on ``stdin``/``stdout`` until the client exits or closes stdin.
 
-    Falls back to pygls's ``start_io`` when stdin cannot be watched by the event loop (a
-    regular file rather than a pipe, pty or socket).
+    Falls back to pygls's ``start_io`` where stdin cannot be watched by the event loop: a
+    regular file rather than a pipe, pty or socket, or Windows (whose event loop reads
+    only overlapped pipes).
     """
-    if stat.S_ISREG(os.fstat(stdin.fileno()).st_mode):
-        log.info("stdin is a regular file, not a pipe: reading it on threads")
+    if sys.platform == "win32" or stat.S_ISREG(os.fstat(stdin.fileno()).st_mode):
+        log.info("stdin cannot be watched by the event loop here: reading it on threads")
         server.start_io(stdin, stdout)
         return
     stop = threading.Event()
