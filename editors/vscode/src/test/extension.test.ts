@@ -45,11 +45,10 @@ function readLog(): LogEntry[] {
   if (!fs.existsSync(logFile)) {
     return [];
   }
-  return fs
-    .readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as LogEntry);
+  // the fake server may be writing its last line right now: parse finished lines only
+  const lines = fs.readFileSync(logFile, 'utf8').split('\n');
+  lines.pop();
+  return lines.filter((l) => l !== '').map((l) => JSON.parse(l) as LogEntry);
 }
 
 async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
