@@ -31,7 +31,7 @@ from codesaga.bench.script import advance, end_position, keystrokes
 from codesaga.cache import CompletionCache
 from codesaga.documents import DocumentStore
 from codesaga.engine import Engine, Generation, GenerationRequest
-from codesaga.engine.llama import LlamaEngine
+from codesaga.engine.llama import SAMPLING, LlamaEngine
 from codesaga.pipeline import Completer, heal, healed_whitespace
 from codesaga.postprocess import Mode, max_tokens_for, postprocess
 from codesaga.prompts import FimTemplate
@@ -151,9 +151,7 @@ def run_raw_decode(
                 prompt=tokens,
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
-                top_k=40,
-                top_p=0.95,
-                repeat_penalty=1.0,
+                **SAMPLING,
                 stop=list(request.stop) or None,
                 stream=True,
             ),

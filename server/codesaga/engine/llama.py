@@ -22,6 +22,10 @@ from codesaga.prompts import FimTemplate, chat_fallback, detect_family
 
 log = logging.getLogger(__name__)
 
+SAMPLING: dict[str, Any] = {"top_k": 40, "top_p": 0.95, "repeat_penalty": 1.0}
+"""Sampling settings of every generation besides its temperature (``create_completion``
+keyword arguments); the bench's raw arm uses them too."""
+
 STATE_SLOTS = 3
 """Saved KV states (one per recently used document). Each holds the KV cells of its prompt:
 about 18 KB per token for Gemma 3 270M, so roughly 30 MB for a 1,500-token prompt."""
@@ -207,9 +211,7 @@ class LlamaEngine:
                 prompt=tokens,
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
-                top_k=40,
-                top_p=0.95,
-                repeat_penalty=1.0,
+                **SAMPLING,
                 stop=list(request.stop) or None,
                 stopping_criteria=llama_cpp.StoppingCriteriaList([stop_now]),
                 stream=True,
