@@ -278,6 +278,8 @@ class Completer:
         flight = self._flights.get(uri)
         if flight is None or not before.startswith(flight.before):
             return None
+        if flight.cancel.is_set() and not flight.result.done():
+            return None  # being stopped (lookahead made way for other work): generate anew
         if flight.suffix != self._prompt_suffix(ctx):  # the code after the cursor changed
             return None
         typed = before[len(flight.before) :]

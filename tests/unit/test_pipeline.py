@@ -128,6 +128,20 @@ async def test_fim_generation_is_not_reused_once_the_code_after_the_cursor_chang
     assert (again.text, again.source) == ("h * w", "model") and len(engine.prompts) == 2
 
 
+async def test_a_lookahead_being_stopped_is_not_joined() -> None:
+    engine = FakeEngine(answer=" w * h\n    x = " + "1" * 200 + "\n", delay=0.01)
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    assert (await c.complete(doc, END)).text == "w * h"
+    other = asyncio.ensure_future(c.scheduler.run(threading.Event(), lambda: "done"))
+    await asyncio.sleep(0)  # the other work stops the lookahead, which has not returned yet
+    engine.answer = "y = 2\n"
+    entered = store.open(doc.uri, "python", 2, TEXT.replace("return ", "return w * h\n    "))
+    got = await c.complete(entered, Position(line=2, character=4))
+    assert got.text == "y = 2" and await other == "done"
+
+
 async def test_typing_off_the_prediction_starts_a_new_generation() -> None:
     engine = FakeEngine(answer=" w * h\n    total = w\n")
     c = completer(engine)
