@@ -64,8 +64,9 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
     from codesaga.cache import CompletionCache
     from codesaga.documents import DocumentStore
+    from codesaga.engine import Generation
     from codesaga.loader import load_engine
-    from codesaga.pipeline import Completer
+    from codesaga.pipeline import Completer, Suggestion
     from codesaga.scheduler import Scheduler
     from codesaga.settings import Settings
     from codesaga.syntax.languages import grammar_name
@@ -86,12 +87,19 @@ def cmd_complete(args: argparse.Namespace) -> int:
     completer = Completer(
         engine, scheduler, cache, max_tokens=settings.max_tokens, temperature=settings.temperature
     )
-    suggestion = asyncio.run(
-        completer.complete(doc, Position(line=args.line, character=args.character))
-    )
+
+    async def complete() -> tuple[Suggestion, Generation | None]:
+        suggestion = await completer.complete(
+            doc, Position(line=args.line, character=args.character)
+        )
+        # a cache or type-through answer left no generation behind; a model answer's own
+        # generation may go on past it (lookahead): its counts are taken once it has ended
+        gen = await completer.generation(uri) if suggestion.source == "model" else None
+        return suggestion, gen
+
+    suggestion, gen = asyncio.run(complete())
     scheduler.shutdown()
     if args.json:
-        gen = suggestion.generation
         print(
             json.dumps(
                 {

@@ -6,6 +6,7 @@ Plain Python shared by the LSP handlers, ``codesaga complete`` and the demo; no 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +41,6 @@ class Suggestion:
     offset: int
     source: Source
     seconds: float
-    generation: Generation | None = None
 
 
 MULTI_LINE_BUDGET_SECONDS = 0.05
@@ -367,6 +367,16 @@ class Completer:
         )
         return gen
 
+    async def generation(self, uri: str) -> Generation | None:
+        """The document's latest generation once it has ended (its lookahead included), for
+        token counts; None when there is none or it failed."""
+        flight = self._flights.get(uri)
+        if flight is None:
+            return None
+        with contextlib.suppress(Exception):
+            return await asyncio.shield(flight.result)
+        return None
+
     def stop_lookahead(self) -> None:
         """Cancel the generations that only look ahead now (answered, nobody waiting): any
         new model work goes first."""
@@ -412,12 +422,11 @@ class Completer:
         ctx: CompletionContext,
         source: Source,
         started: float,
-        gen: Generation | None = None,
     ) -> Suggestion:
         seconds = time.perf_counter() - started
         self.stats.count(source)
         self.stats.latency(source, seconds)
-        return Suggestion(text, ctx.offset, source, seconds, gen)
+        return Suggestion(text, ctx.offset, source, seconds)
 
 
 def healed_whitespace(ctx: CompletionContext) -> str:

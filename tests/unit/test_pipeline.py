@@ -38,6 +38,16 @@ async def test_model_then_cache(tmp_path: Path) -> None:
     assert (again.text, again.source) == ("w * h", "cache")
 
 
+async def test_generation_of_a_model_answer_has_its_token_counts() -> None:
+    engine = FakeEngine(answer=" w * h\n    x = 1\n")
+    c = completer(engine)
+    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
+    assert (await c.complete(doc, END)).source == "model"
+    gen = await c.generation(doc.uri)
+    assert gen is not None and gen.prompt_tokens > 0 and not gen.cancelled
+    assert await c.generation("file:///never.py") is None
+
+
 async def test_invoked_request_asks_the_model_again(tmp_path: Path) -> None:
     engine = FakeEngine(answer=" w * h\n")
     c = completer(engine, CompletionCache(tmp_path))
