@@ -327,7 +327,16 @@ def strip_artifacts(raw: str) -> str:
         index = raw.find(marker, 0, cut)
         if index != -1:
             cut = index
-    return raw[:cut].replace("\r\n", "\n").replace("\r", "\n")
+    return _lf(raw[:cut])
+
+
+def _lf(text: str) -> str:
+    """``text`` with ``\r\n`` and lone ``\r`` line endings turned into ``\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _has_end_marker(raw: str) -> bool:
+    return any(marker in raw for marker in END_OF_TEXT_MARKERS)
 
 
 def truncate_single_line(text: str) -> str:
@@ -615,11 +624,11 @@ def settled(raw: str, ctx: CursorContext, mode: Mode) -> bool:
     :func:`truncate_multi_line`) or repeats the code below the cursor (see
     :func:`trim_following_overlap`). Only lines followed by a newline count as finished.
     """
-    if any(marker in raw for marker in END_OF_TEXT_MARKERS):
+    if _has_end_marker(raw):
         return True
     if mode is Mode.SINGLE_LINE:
         return "\n" in raw
-    finished = raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:-1]
+    finished = _lf(raw).split("\n")[:-1]
     if not finished:
         return False
     if _block_lines(finished, ctx)[1]:
@@ -634,9 +643,9 @@ def next_line_settled(raw: str, ctx: CursorContext) -> bool:
     body). This bounds the lookahead that prepares the next line's suggestion while the user
     types the current one. An end-of-text marker settles it too.
     """
-    if any(marker in raw for marker in END_OF_TEXT_MARKERS):
+    if _has_end_marker(raw):
         return True
-    first, newline, rest = raw.replace("\r\n", "\n").partition("\n")
+    first, newline, rest = _lf(raw).partition("\n")
     if not newline:
         return False
     lines = rest.split("\n")

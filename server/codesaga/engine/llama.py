@@ -40,27 +40,6 @@ class KvSnapshot:
     size: int
 
 
-def llama_cpp_state_size(ctx: Any) -> int:
-    """Bytes needed to save sequence 0 of llama.cpp context ``ctx``."""
-    import llama_cpp
-
-    return int(llama_cpp.llama_state_seq_get_size(ctx, 0))
-
-
-def llama_cpp_state_get(ctx: Any, buffer: Any, size: int) -> int:
-    """Copy sequence 0's state into ``buffer``; returns the bytes written."""
-    import llama_cpp
-
-    return int(llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0))
-
-
-def llama_cpp_state_set(ctx: Any, buffer: Any, size: int) -> int:
-    """Load sequence 0's state from ``buffer``; returns the bytes read (0 on failure)."""
-    import llama_cpp
-
-    return int(llama_cpp.llama_state_seq_set_data(ctx, buffer, size, 0))
-
-
 def gpu_offload_supported() -> bool:
     """True when this llama-cpp-python build can offload layers to a GPU."""
     import llama_cpp
@@ -265,18 +244,22 @@ class LlamaEngine:
         array (n_batch x n_vocab floats: 512 MiB for Gemma 3's 262k vocabulary), which more
         than doubled the server's peak RSS; the sequence-level llama.cpp API copies only the
         KV cells (about 18 KB a token for Gemma 3 270M)."""
+        import llama_cpp
+
         ctx = self.llm._ctx.ctx
-        size = llama_cpp_state_size(ctx)
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp_state_get(ctx, buffer, size)
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
         return KvSnapshot(self.llm._input_ids[: self.llm.n_tokens].tolist(), buffer, written)
 
     def _load_kv(self, saved: KvSnapshot) -> None:
         """Put ``saved`` back into sequence 0; on failure the cache is left empty (the next
         prompt is evaluated in full)."""
+        import llama_cpp
+
         self.llm._ctx.kv_cache_seq_rm(0, 0, -1)
         self.llm.n_tokens = 0
-        if llama_cpp_state_set(self.llm._ctx.ctx, saved.data, saved.size) == 0:
+        if llama_cpp.llama_state_seq_set_data(self.llm._ctx.ctx, saved.data, saved.size, 0) == 0:
             log.warning("could not restore a saved KV state; evaluating the prompt again")
             return
         self.llm.input_ids[: len(saved.tokens)] = saved.tokens
