@@ -6,6 +6,7 @@ Plain Python shared by the LSP handlers, ``codesaga complete`` and the demo; no 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import threading
 import time
@@ -20,6 +21,7 @@ from codesaga.context import Budget, CompletionContext, LineTokens, build_comple
 from codesaga.documents import Document
 from codesaga.engine import Engine, Generation, GenerationRequest
 from codesaga.postprocess import (
+    CursorContext,
     Mode,
     max_tokens_for,
     next_line_settled,
@@ -60,8 +62,10 @@ class Flight:
     ``before`` is the document text before the cursor when it started; ``raw`` the model's
     text so far (appended on the model thread), of which ``healed`` whitespace is already in
     the document (see :func:`healed_whitespace`). The generation stops once every goal (one
-    per waiting request, plus its own bound) holds for ``raw``. All other attributes are
-    used on the event loop only.
+    per waiting request) and its ``bound`` hold for ``raw``. The bound is set by the request
+    furthest into the text that looks ahead (see :func:`looks_ahead`): the rest of its line
+    and the next line's suggestion; so while the user keeps typing what the model predicted,
+    the generation stays one line ahead. All other attributes are used on the event loop only.
     """
 
     before: str
@@ -71,16 +75,50 @@ class Flight:
     cannot use this generation."""
     cancel: threading.Event
     result: asyncio.Future[Generation]
+    bound: Callable[[str], bool]
+    bound_at: int
+    """Length of the ``before`` of the request that set :attr:`bound`."""
     raw: str = ""
+    ends: list[int] = field(default_factory=list)
+    """Length of ``raw`` after each token (appended on the model thread)."""
     goals: list[Callable[[str], bool]] = field(default_factory=list)
     waiting: int = 0
     served: bool = False
-    """A request got its answer from it: what it generates now is lookahead."""
+    """A request got its answer from it, or it was started to look ahead (see
+    :meth:`Completer._keep_ahead`): what it generates now is lookahead."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def should_stop(self, raw: str) -> bool:
         """Called on the model thread after each piece: True once every goal holds."""
-        return all(goal(raw) for goal in list(self.goals))
+        return self.bound(raw) and all(goal(raw) for goal in list(self.goals))
+
+    def ahead(self, typed: str, raw: str) -> str | None:
+        """What the model's text ``raw`` holds after ``typed`` (the text typed since the
+        generation started); None when it does not continue ``typed`` (yet)."""
+        continuation = heal(raw, self.healed)
+        return continuation[len(typed) :] if continuation.startswith(typed) else None
+
+    def diverged(self, typed: str, raw: str) -> bool:
+        """Whether ``raw`` and ``typed`` differ before the shorter one ends."""
+        continuation = heal(raw, self.healed)
+        return not (continuation.startswith(typed) or typed.startswith(continuation))
+
+    def look_ahead(self, typed: str, cursor: CursorContext) -> None:
+        """Move :attr:`bound` to a request ``typed`` characters in (``cursor`` its context)
+        when that is further than the request that set it: the generation then goes on to
+        the rest of that line and the next line's suggestion (:func:`next_line_settled`).
+        Nothing changes once the generation has ended."""
+        at = len(self.before) + len(typed)
+        if at <= self.bound_at or self.result.done():
+            return
+
+        def bound(raw: str) -> bool:
+            ahead = self.ahead(typed, raw)
+            if ahead is None:
+                return self.diverged(typed, raw)
+            return next_line_settled(ahead, cursor)
+
+        self.bound, self.bound_at = bound, at
 
     def notify(self) -> None:
         """Wake the requests waiting on this generation (new text, or it ended)."""
@@ -92,8 +130,9 @@ class Flight:
         await self._changed.wait()
 
     def abandon(self) -> None:
-        """Cancel the generation if no request is waiting on it."""
-        if self.waiting == 0 and not self.result.done():
+        """Cancel the generation if no request is waiting on it and none was answered from it
+        (once one was, what it generates is lookahead, bounded by :attr:`bound`)."""
+        if self.waiting == 0 and not self.served and not self.result.done():
             self.cancel.set()
 
 
@@ -182,6 +221,7 @@ class Completer:
         rest = None if fresh else self.type_through.lookup(doc.uri, before)
         if rest is not None:
             self.type_through.remember(doc.uri, before, rest)
+            self._keep_ahead(doc.uri, before, ctx)
             return self._answer(rest, ctx, "type-through", started)
 
         prompt = self.prompt_for(ctx)
@@ -190,6 +230,7 @@ class Completer:
             hit = self.cache.get(key)
             if hit is not None:
                 self.type_through.remember(doc.uri, before, hit)
+                self._keep_ahead(doc.uri, before, ctx)
                 return self._answer(hit, ctx, "cache", started)
 
         joined = None if fresh else await self._join(doc.uri, before, ctx)
@@ -202,7 +243,38 @@ class Completer:
         if self.cache is not None:
             self.cache.put(key, text)
         self.type_through.remember(doc.uri, before, text)
+        self._keep_ahead(doc.uri, before, ctx)
         return self._answer(text, ctx, source, started)
+
+    def _keep_ahead(self, uri: str, before: str, ctx: CompletionContext) -> None:
+        """After a request at the end of a line (see :func:`looks_ahead`) was answered: make
+        sure a generation prepares the next line's suggestion. The document's generation in
+        flight is kept going when it still predicts what was typed (see
+        :meth:`Flight.look_ahead`); one that has ended and holds that suggestion is enough;
+        otherwise, unless it failed or ended for good at this very point, a new generation
+        starts here, in the background."""
+        if not looks_ahead(ctx):
+            return
+        flight = self._flights.get(uri)
+        if (
+            flight is not None
+            and before.startswith(flight.before)
+            and flight.suffix == self._prompt_suffix(ctx)
+        ):
+            typed = before[len(flight.before) :]
+            if flight.result.done():
+                ahead = flight.ahead(typed, flight.raw)
+                if ahead is not None and next_line_settled(ahead, ctx.cursor):
+                    return
+                if flight.result.exception() is not None:
+                    return
+                if not flight.result.result().cancelled and len(before) <= flight.bound_at:
+                    return  # it ended for good here: end of text, a stop string, its token bound
+            elif not flight.cancel.is_set() and not flight.diverged(typed, flight.raw):
+                flight.look_ahead(typed, ctx.cursor)
+                return
+        self.stats.count("lookahead")
+        self._start(uri, before, ctx, self.prompt_for(ctx)).served = True
 
     def _start(self, uri: str, before: str, ctx: CompletionContext, prompt: str) -> Flight:
         """Start a generation for ``ctx`` on the model thread (superseding ``uri``'s previous
@@ -210,10 +282,9 @@ class Completer:
         next line's suggestion is settled (lookahead, see :func:`next_line_settled`), so that
         it is ready when the user presses Enter."""
         healed = healed_whitespace(ctx)
-        lookahead = ctx.mode is Mode.SINGLE_LINE and not ctx.cursor.line_suffix.strip()
+        lookahead = looks_ahead(ctx)
         cancel = self.scheduler.begin(uri)
         loop = asyncio.get_running_loop()
-        flight = Flight(before, healed, self._prompt_suffix(ctx), cancel, loop.create_future())
 
         def bound(raw: str) -> bool:
             continuation = heal(raw, healed)
@@ -221,12 +292,21 @@ class Completer:
                 return next_line_settled(continuation, ctx.cursor)
             return settled(continuation, ctx.cursor, ctx.mode)
 
-        flight.goals.append(bound)
+        flight = Flight(
+            before,
+            healed,
+            self._prompt_suffix(ctx),
+            cancel,
+            loop.create_future(),
+            bound=bound,
+            bound_at=len(before),
+        )
         clock = DecodeClock()
 
         def on_text(piece: str) -> None:
             clock.piece(piece)
             flight.raw += piece
+            flight.ends.append(len(flight.raw))
             if flight.waiting:  # wake the event loop only when a request waits on the text
                 loop.call_soon_threadsafe(flight.notify)
 
@@ -285,19 +365,21 @@ class Completer:
         typed = before[len(flight.before) :]
 
         def rest(raw: str) -> str | None:
-            continuation = heal(raw, flight.healed)
-            if continuation.startswith(typed):
-                return continuation[len(typed) :]
-            return None
+            return flight.ahead(typed, raw)
 
         def diverged(raw: str) -> bool:
-            continuation = heal(raw, flight.healed)
-            return not (continuation.startswith(typed) or typed.startswith(continuation))
+            return flight.diverged(typed, raw)
 
         deadline = time.perf_counter() + MULTI_LINE_BUDGET_SECONDS
+        # this request's own bound, as if it had started a generation: tokens after ``typed``
+        cap = max_tokens_for(ctx.mode, self.max_tokens)
+        typed_at = len(typed) + len(flight.healed)
+
+        def capped() -> bool:
+            return len(flight.ends) - bisect.bisect_right(flight.ends, typed_at) >= cap
 
         def ready(ahead: str) -> bool:
-            if settled(ahead, ctx.cursor, ctx.mode):
+            if settled(ahead, ctx.cursor, ctx.mode) or capped():
                 return True
             return (
                 ctx.mode is Mode.MULTI_LINE
@@ -311,6 +393,8 @@ class Completer:
                 return diverged(raw)  # nothing more is needed from a generation gone astray
             return ready(ahead)
 
+        if looks_ahead(ctx):
+            flight.look_ahead(typed, ctx.cursor)  # before waiting: it may stop at our answer
         arrived_done = flight.result.done()
         flight.goals.append(goal)
         flight.waiting += 1
@@ -344,7 +428,7 @@ class Completer:
             return None
         if typed:
             self.stats.count("joined")
-        if not flight.result.done() and not settled(ahead, ctx.cursor, ctx.mode):
+        if not (flight.result.done() or settled(ahead, ctx.cursor, ctx.mode) or capped()):
             ahead = finished_lines(ahead)  # the budget ran out: the lines finished so far
         text = postprocess(ahead, ctx.cursor, ctx.mode)
         flight.served = True
@@ -377,11 +461,11 @@ class Completer:
             return await asyncio.shield(flight.result)
         return None
 
-    def stop_lookahead(self) -> None:
-        """Cancel the generations that only look ahead now (answered, nobody waiting): any
-        new model work goes first."""
+    def stop_lookahead(self, starting: threading.Event) -> None:
+        """Cancel the generations that only look ahead now (answered, nobody waiting), except
+        the one whose cancel event is ``starting``: any new model work goes first."""
         for flight in self._flights.values():
-            if flight.served and flight.waiting == 0:
+            if flight.served and flight.waiting == 0 and flight.cancel is not starting:
                 flight.cancel.set()
 
     def forget(self, uri: str) -> None:
@@ -427,6 +511,12 @@ class Completer:
         self.stats.count(source)
         self.stats.latency(source, seconds)
         return Suggestion(text, ctx.offset, source, seconds)
+
+
+def looks_ahead(ctx: CompletionContext) -> bool:
+    """Whether a generation for ``ctx`` goes on past the end of the line (single-line mode,
+    nothing after the cursor on its line) to prepare the next line's suggestion."""
+    return ctx.mode is Mode.SINGLE_LINE and not ctx.cursor.line_suffix.strip()
 
 
 def healed_whitespace(ctx: CompletionContext) -> str:

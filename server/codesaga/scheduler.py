@@ -49,9 +49,10 @@ class Scheduler:
         )
         self._latest: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
-        self.before_run: list[Callable[[], None]] = []
-        """Called on the event loop before each piece of work is queued (the completer stops
-        its background lookahead there, so chat and code actions do not wait behind it)."""
+        self.before_run: list[Callable[[threading.Event], None]] = []
+        """Called on the event loop with the cancel event of each piece of work before it is
+        queued (the completer stops its background lookahead there, so chat and code actions
+        do not wait behind it)."""
 
     def begin(self, key: str) -> threading.Event:
         """A fresh cancel event for ``key`` (a document URI); sets the previous one for it."""
@@ -82,7 +83,7 @@ class Scheduler:
             return work()
 
         for hook in self.before_run:
-            hook()
+            hook(cancel)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._worker, guarded)
         try:

@@ -266,3 +266,68 @@ async def test_prefetch_gives_up_when_the_text_differs() -> None:
     await c.complete(doc, END)
     store.open(doc.uri, "python", 2, TEXT.replace("return ", "return 0"))  # not accepted
     assert await c.prefetch_after_accept(doc.uri, lambda: store.get(doc.uri), 0.1) is None
+
+
+async def test_the_generation_stays_ahead_of_a_user_who_follows_it() -> None:
+    # each line accepted and Enter pressed at once: every suggestion comes from one generation
+    lines = [f"v{i} = {i}" for i in range(6)]
+    engine = FakeEngine(answer=" w * h\n" + "".join(f"    {line}\n" for line in lines), delay=0.005)
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    assert (await c.complete(doc, END)).text == "w * h"
+    typed = TEXT.replace("return ", "return w * h\n    ")
+    for n, line in enumerate(lines):
+        doc = store.open(doc.uri, "python", n + 2, typed)
+        got = await c.complete(doc, Position(line=n + 2, character=4))
+        assert got.text == line
+        typed = typed.replace("\n    \n", f"\n    {line}\n    \n")
+    assert len(engine.prompts) == 1
+
+
+async def test_a_cancelled_request_does_not_stop_a_lookahead_that_answered() -> None:
+    engine = FakeEngine(answer=" w * h\n    total = " + "w" * 60 + "\n", delay=0.005)
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    first = asyncio.ensure_future(c.complete(doc, END))
+    await asyncio.to_thread(engine.started.wait, 5)
+    first.cancel()  # the editor cancels it: the next key came
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    typed = store.open(doc.uri, "python", 2, TEXT.replace("return ", "return w"))
+    assert (await c.complete(typed, Position(line=1, character=12))).text == " * h"
+    await asyncio.sleep(0.5)  # longer than ABANDON_SECONDS: the lookahead went on regardless
+    entered = store.open(doc.uri, "python", 3, TEXT.replace("return ", "return w * h\n    "))
+    got = await c.complete(entered, Position(line=2, character=4))
+    assert got.text == "total = " + "w" * 60 and len(engine.prompts) == 1
+
+
+async def test_typing_through_past_the_lookahead_starts_the_next_one() -> None:
+    engine = FakeEngine(answer=" w * h\n    total = w\n")
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    assert (await c.complete(doc, END)).text == "w * h"
+    await asyncio.sleep(0.05)  # that generation ends after the next line
+    engine.answer = "total = w\n    return total\n"
+    entered = store.open(doc.uri, "python", 2, TEXT.replace("return ", "return w * h\n    "))
+    assert (await c.complete(entered, Position(line=2, character=4))).text == "total = w"
+    # nothing prepares the line after it yet: a generation starts there in the background
+    await asyncio.sleep(0.05)
+    assert len(engine.prompts) == 2 and engine.prompts[1].endswith("return w * h\n    ")
+    text = TEXT.replace("return ", "return w * h\n    total = w\n    ")
+    got = await c.complete(store.open(doc.uri, "python", 3, text), Position(line=3, character=4))
+    assert got.text == "return total" and len(engine.prompts) == 2
+
+
+async def test_a_request_joining_a_lookahead_waits_no_longer_than_its_own_bound() -> None:
+    engine = FakeEngine(answer=" w * h\n    x = " + "1" * 400 + "\n", delay=0.005)
+    c = completer(engine)  # max_tokens 32: a single-line request stops after 32 tokens
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    assert (await c.complete(doc, END)).text == "w * h"
+    entered = store.open(doc.uri, "python", 2, TEXT.replace("return ", "return w * h\n    "))
+    got = await c.complete(entered, Position(line=2, character=4))
+    assert got.text.startswith("x = 1") and got.seconds < 1.0
+    assert len(got.text) < 40 and len(engine.prompts) == 1
