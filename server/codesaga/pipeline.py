@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -157,6 +158,10 @@ class Completer:
         self.type_through = TypeThrough()
         self.line_tokens = LineTokens(engine.count_tokens)
         self._flights: dict[str, Flight] = {}
+        self._numbers = itertools.count()
+        self._latest: dict[str, int] = {}
+        """Number of each document's latest request: work deferred for one request checks
+        that no newer one came."""
         scheduler.before_run.append(self.stop_lookahead)
         self.configure(max_tokens=max_tokens, temperature=temperature)
 
@@ -214,6 +219,7 @@ class Completer:
         EngineError when the engine fails.
         """
         started = time.perf_counter()
+        self._latest[doc.uri] = next(self._numbers)
         ctx = self.context_at(doc, position)
         if "\x00" in ctx.prefix or "\x00" in ctx.suffix:  # binary content: nothing to suggest
             return self._answer("", ctx, "model", started)
@@ -221,7 +227,7 @@ class Completer:
         rest = None if fresh else self.type_through.lookup(doc.uri, before)
         if rest is not None:
             self.type_through.remember(doc.uri, before, rest)
-            self._keep_ahead(doc.uri, before, ctx)
+            self._keep_ahead_later(doc.uri, before, ctx)
             return self._answer(rest, ctx, "type-through", started)
 
         prompt = self.prompt_for(ctx)
@@ -230,7 +236,7 @@ class Completer:
             hit = self.cache.get(key)
             if hit is not None:
                 self.type_through.remember(doc.uri, before, hit)
-                self._keep_ahead(doc.uri, before, ctx)
+                self._keep_ahead_later(doc.uri, before, ctx)
                 return self._answer(hit, ctx, "cache", started)
 
         joined = None if fresh else await self._join(doc.uri, before, ctx)
@@ -243,8 +249,20 @@ class Completer:
         if self.cache is not None:
             self.cache.put(key, text)
         self.type_through.remember(doc.uri, before, text)
-        self._keep_ahead(doc.uri, before, ctx)
+        self._keep_ahead_later(doc.uri, before, ctx)
         return self._answer(text, ctx, source, started)
+
+    def _keep_ahead_later(self, uri: str, before: str, ctx: CompletionContext) -> None:
+        """Call :meth:`_keep_ahead` on the event loop's next turn, once the answer is on its
+        way (a 0 s timer runs after the callbacks that the request's end has queued, which
+        write the response), unless another request for ``uri`` came or it was closed."""
+        seen = self._latest.get(uri)
+
+        def later() -> None:
+            if self._latest.get(uri) == seen:
+                self._keep_ahead(uri, before, ctx)
+
+        asyncio.get_running_loop().call_later(0, later)
 
     def _keep_ahead(self, uri: str, before: str, ctx: CompletionContext) -> None:
         """After a request at the end of a line (see :func:`looks_ahead`) was answered: make
@@ -471,6 +489,7 @@ class Completer:
     def forget(self, uri: str) -> None:
         """Drop what is kept for ``uri`` (document closed); its generation is cancelled."""
         self.type_through.forget(uri)
+        self._latest.pop(uri, None)
         flight = self._flights.pop(uri, None)
         if flight is not None:
             flight.cancel.set()

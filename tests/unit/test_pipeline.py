@@ -331,3 +331,17 @@ async def test_a_request_joining_a_lookahead_waits_no_longer_than_its_own_bound(
     got = await c.complete(entered, Position(line=2, character=4))
     assert got.text.startswith("x = 1") and got.seconds < 1.0
     assert len(got.text) < 40 and len(engine.prompts) == 1
+
+
+async def test_no_lookahead_starts_for_a_document_closed_right_after_its_answer() -> None:
+    engine = FakeEngine(answer=" w * h\n    total = w\n")
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    await c.complete(doc, END)
+    await asyncio.sleep(0.05)
+    entered = store.open(doc.uri, "python", 2, TEXT.replace("return ", "return w * h\n    "))
+    assert (await c.complete(entered, Position(line=2, character=4))).text == "total = w"
+    c.forget(doc.uri)  # closed before the lookahead, deferred to the loop's next turn, ran
+    await asyncio.sleep(0.05)
+    assert len(engine.prompts) == 1
