@@ -10,7 +10,7 @@ enclosing functions/classes (from tree-sitter) are kept even when they lie outsi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lsprotocol.types import Position
 
@@ -209,3 +209,24 @@ def _outside_context(
         pieces.append(text)
         used += cost
     return "".join(pieces)
+
+
+def past_blank_line(ctx: CompletionContext) -> CompletionContext | None:
+    """The context one ``Enter`` further, the cursor's line left blank, when that line holds
+    nothing but indentation; None otherwise.
+
+    The indentation is dropped from the line left behind (editors trim it when Enter leaves a
+    line empty) and the new line starts at column 0: what comes after a blank line (a new
+    definition, often dedented) is for the model to say.
+    """
+    cursor = ctx.cursor
+    if cursor.line_prefix.strip() or cursor.line_suffix.strip():
+        return None
+    after = replace(cursor, line_prefix="", line_suffix="")
+    return replace(
+        ctx,
+        prefix=ctx.prefix[: len(ctx.prefix) - len(cursor.line_prefix)] + "\n",
+        cursor=after,
+        mode=decide_mode(after),
+        offset=ctx.offset - len(cursor.line_prefix) + 1,
+    )

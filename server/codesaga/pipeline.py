@@ -18,7 +18,13 @@ from typing import Literal, cast
 from lsprotocol.types import Position
 
 from codesaga.cache import CompletionCache, TypeThrough, cache_key
-from codesaga.context import Budget, CompletionContext, LineTokens, build_completion_context
+from codesaga.context import (
+    Budget,
+    CompletionContext,
+    LineTokens,
+    build_completion_context,
+    past_blank_line,
+)
 from codesaga.documents import Document
 from codesaga.engine import Engine, Generation, GenerationRequest
 from codesaga.postprocess import (
@@ -208,7 +214,8 @@ class Completer:
         """The suggestion at ``position``.
 
         With ``fresh`` (an explicitly invoked request) a new generation answers, whatever is
-        remembered or cached. Otherwise the answer comes, in this order, from: the suggestion
+        remembered or cached, and no other generation is started for it (see
+        :meth:`_keep_ahead`). Otherwise the answer comes, in this order, from: the suggestion
         last shown for the document when the user typed its start (type-through); the exact
         cache; the document's generation in flight when the text typed since it started is
         what it predicted (see :class:`Flight`); a new generation, which supersedes the
@@ -249,7 +256,8 @@ class Completer:
         if self.cache is not None:
             self.cache.put(key, text)
         self.type_through.remember(doc.uri, before, text)
-        self._keep_ahead_later(doc.uri, before, ctx)
+        if not fresh:  # an invoked request's own generation looks ahead; nothing more starts
+            self._keep_ahead_later(doc.uri, before, ctx)
         return self._answer(text, ctx, source, started)
 
     def _keep_ahead_later(self, uri: str, before: str, ctx: CompletionContext) -> None:
@@ -265,13 +273,19 @@ class Completer:
         asyncio.get_running_loop().call_later(0, later)
 
     def _keep_ahead(self, uri: str, before: str, ctx: CompletionContext) -> None:
-        """After a request at the end of a line (see :func:`looks_ahead`) was answered: make
-        sure a generation prepares the next line's suggestion. The document's generation in
-        flight is kept going when it still predicts what was typed (see
-        :meth:`Flight.look_ahead`); one that has ended and holds that suggestion is enough;
-        otherwise, unless it failed or ended for good at this very point, a new generation
-        starts here, in the background."""
-        if not looks_ahead(ctx):
+        """After a request was answered: make sure a generation prepares what the user will
+        want next. At the end of a line (see :func:`looks_ahead`) that is the next line's
+        suggestion; on a line that holds only indentation, the suggestion for the line after
+        it, should the user leave this one blank (see :func:`past_blank_line`).
+
+        The document's generation in flight is kept going when it still predicts what was
+        typed (see :meth:`Flight.look_ahead`); one that has ended and holds that suggestion is
+        enough; otherwise, unless it failed or ended for good at this very point, a new
+        generation starts, in the background."""
+        blank = past_blank_line(ctx)
+        if blank is not None:
+            before, ctx = before[: len(before) - len(ctx.cursor.line_prefix)] + "\n", blank
+        elif not looks_ahead(ctx):
             return
         flight = self._flights.get(uri)
         if (
@@ -282,7 +296,11 @@ class Completer:
             typed = before[len(flight.before) :]
             if flight.result.done():
                 ahead = flight.ahead(typed, flight.raw)
-                if ahead is not None and next_line_settled(ahead, ctx.cursor):
+                if ahead is not None and (
+                    settled(ahead, ctx.cursor, ctx.mode)
+                    if blank
+                    else next_line_settled(ahead, ctx.cursor)
+                ):
                     return
                 if flight.result.exception() is not None:
                     return

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from lsprotocol.types import Position, Range, TextDocumentContentChangePartial
 
-from codesaga.context import SNAP_LINES, Budget, LineTokens, build_completion_context
+from codesaga.context import (
+    SNAP_LINES,
+    Budget,
+    LineTokens,
+    build_completion_context,
+    past_blank_line,
+)
 from codesaga.documents import DocumentStore
 from codesaga.postprocess import Mode
 
@@ -107,6 +113,23 @@ def test_block_opener_gives_multi_line() -> None:
         doc, Position(line=1, character=4), LineTokens(count), Budget(500, 100, 100)
     )
     assert ctx.mode is Mode.MULTI_LINE
+
+
+def test_past_a_blank_line() -> None:
+    text = "def f(x):\n    y = x\n    \n"
+    doc = DocumentStore().open("file:///b.py", "python", 1, text)
+    at = build_completion_context(
+        doc, Position(line=2, character=4), LineTokens(count), Budget(500, 100, 100)
+    )
+    past = past_blank_line(at)
+    assert past is not None
+    assert past.prefix == "def f(x):\n    y = x\n\n"  # the indentation left behind is trimmed
+    assert past.cursor.line_prefix == "" and past.cursor.previous_line == "    y = x"
+    assert past.mode is Mode.SINGLE_LINE
+    code = build_completion_context(
+        doc, Position(line=1, character=9), LineTokens(count), Budget(500, 100, 100)
+    )
+    assert past_blank_line(code) is None
 
 
 def test_budget_split() -> None:

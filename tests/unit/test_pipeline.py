@@ -313,12 +313,48 @@ async def test_typing_through_past_the_lookahead_starts_the_next_one() -> None:
     engine.answer = "total = w\n    return total\n"
     entered = store.open(doc.uri, "python", 2, TEXT.replace("return ", "return w * h\n    "))
     assert (await c.complete(entered, Position(line=2, character=4))).text == "total = w"
+    await asyncio.sleep(0.05)  # (what follows should the user leave this line blank)
+    engine.answer = " = w\n    return total\n"
+    typed = store.open(doc.uri, "python", 3, TEXT.replace("return ", "return w * h\n    total"))
+    assert (await c.complete(typed, Position(line=2, character=9))).text == " = w"
     # nothing prepares the line after it yet: a generation starts there in the background
     await asyncio.sleep(0.05)
-    assert len(engine.prompts) == 2 and engine.prompts[1].endswith("return w * h\n    ")
+    assert len(engine.prompts) == 3 and engine.prompts[2].endswith("return w * h\n    total")
     text = TEXT.replace("return ", "return w * h\n    total = w\n    ")
-    got = await c.complete(store.open(doc.uri, "python", 3, text), Position(line=3, character=4))
-    assert got.text == "return total" and len(engine.prompts) == 2
+    got = await c.complete(store.open(doc.uri, "python", 4, text), Position(line=3, character=4))
+    assert got.text == "return total" and len(engine.prompts) == 3
+
+
+async def test_the_line_after_a_line_left_blank_is_prepared() -> None:
+    engine = FakeEngine(answer="return x\n")
+    c = completer(engine)
+    store = DocumentStore()
+    text = "def area(w, h):\n    x = w * h\n    \n"
+    doc = store.open("file:///a.py", "python", 1, text)
+    assert (await c.complete(doc, Position(line=2, character=4))).text == "return x"
+    engine.answer = "    return x\n"
+    await asyncio.sleep(0.05)  # a generation past a blank line starts in the background
+    assert len(engine.prompts) == 2 and engine.prompts[1].endswith("x = w * h\n\n")
+    # Enter leaves the line blank (the editor trims its indentation)
+    entered = store.open(doc.uri, "python", 2, "def area(w, h):\n    x = w * h\n\n    \n")
+    got = await c.complete(entered, Position(line=3, character=4))
+    assert got.text == "return x" and len(engine.prompts) == 2
+
+
+async def test_a_generation_that_predicts_the_blank_line_is_kept() -> None:
+    engine = FakeEngine(answer="\n\n    return x\n")
+    c = completer(engine)
+    store = DocumentStore()
+    text = "def area(w, h):\n    x = w * h"
+    doc = store.open("file:///a.py", "python", 1, text)
+    assert (await c.complete(doc, Position(line=1, character=13))).text == ""
+    await asyncio.sleep(0.05)
+    blank = store.open(doc.uri, "python", 2, text + "\n")
+    assert (await c.complete(blank, Position(line=2, character=0))).text == ""
+    await asyncio.sleep(0.05)
+    entered = store.open(doc.uri, "python", 3, text + "\n\n    ")
+    got = await c.complete(entered, Position(line=3, character=4))
+    assert got.text == "return x" and len(engine.prompts) == 1
 
 
 async def test_a_request_joining_a_lookahead_waits_no_longer_than_its_own_bound() -> None:
