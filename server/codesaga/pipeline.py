@@ -284,7 +284,8 @@ class Completer:
         generation starts, in the background."""
         blank = past_blank_line(ctx)
         if blank is not None:
-            before, ctx = before[: len(before) - len(ctx.cursor.line_prefix)] + "\n", blank
+            # the text before the cursor one Enter further: the window's text is replaced
+            before, ctx = before[: len(before) - len(ctx.prefix)] + blank.prefix, blank
         elif not looks_ahead(ctx):
             return
         flight = self._flights.get(uri)
