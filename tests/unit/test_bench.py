@@ -15,7 +15,14 @@ from lsprotocol.types import Position
 from rich.console import Console
 
 from codesaga.bench import plan_files
-from codesaga.bench.live import PausePoint, Request, ServerRun, _first_item, proc_peak_rss
+from codesaga.bench.live import (
+    PausePoint,
+    Request,
+    ServerArm,
+    ServerRun,
+    _first_item,
+    proc_peak_rss,
+)
 from codesaga.bench.local import (
     STAGES,
     Completion,
@@ -344,6 +351,33 @@ def _sample_report() -> dict[str, object]:
     )
 
 
+def test_pauses_answered_with_an_error_are_no_latency_and_are_counted() -> None:
+    run = ServerRun(
+        requests=[
+            _request("pause", 0.0, 0.5, None, text="x = 1", source="model"),
+            _request("pause", 1.0, 1.001, None, outcome="error"),
+            _request("pause", 2.0, 2.002, None, outcome="error"),
+        ],
+        replay_errors=2,
+    )
+    report = build_report(
+        server=run,
+        naive=[Completion(1.0, 120, 0, 5, 10)] * 3,
+        raw_decode=[],
+        overhead=Overhead(lines=5000),
+        setup={"model_bytes": 250 * 2**20, "model_name": "m.gguf"},
+        runtime_s=1.0,
+    )
+    lat = report["latency_at_pauses"]
+    assert isinstance(lat, dict) and lat["server"]["n"] == 1 and lat["server"]["p50_ms"] == 500.0
+    keys, decode = report["keystrokes"], report["decode"]
+    assert isinstance(keys, dict) and keys["outcomes"]["error"] == 2
+    assert isinstance(decode, dict) and decode["replay_errors"] == 2
+    out = io.StringIO()
+    Console(file=out, width=200).print(render(report))
+    assert "2 / 2" in out.getvalue()  # the errors row: typing / decode replay
+
+
 def test_report_has_every_figure() -> None:
     report = _sample_report()
     lat = report["latency_at_pauses"]
@@ -436,3 +470,42 @@ def test_cli_bench_flags() -> None:
         50,
         "out.json",
     )
+
+
+class FailingServer:
+    """Stands in for the LSP client of a server whose every completion fails."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.closed = 0
+
+    def text_document_did_open(self, params: object) -> None:
+        self.opened += 1
+
+    def text_document_did_close(self, params: object) -> None:
+        self.closed += 1
+
+    async def text_document_inline_completion_async(self, params: object) -> object:
+        raise RuntimeError("internal error")
+
+    async def workspace_execute_command_async(self, params: object) -> object:
+        return {"counts": {"generations": 7}}  # a failed generation leaves no record
+
+
+async def test_the_decode_replay_does_not_wait_for_generations_that_failed(tmp_path: Path) -> None:
+    arm = ServerArm({}, 0.06, tmp_path / "server.log")
+    fake = FailingServer()
+    arm.client = fake  # type: ignore[assignment]
+    text = "def f():\n    "
+    point = PausePoint("a.py", "python", text, len(text), Position(line=1, character=4))
+    arm.run.pauses = [point, point, point]
+    replayed: list[int] = []
+
+    async def after_each(i: int) -> None:
+        replayed.append(i)
+
+    # before, each pause waited PAUSE_TIMEOUT_SECONDS (120 s) for a record that never came
+    await asyncio.wait_for(arm.replay_pauses(after_each), 30)
+    assert arm.run.replay_errors == 3 and arm.run.replay_generations == 0
+    assert replayed == []  # nor does the raw arm decode what the server did not
+    assert fake.opened == fake.closed == 3

@@ -105,6 +105,8 @@ class ServerRun:
     replay_generations: int | None = None
     """How many of the last ``stats["generations"]`` records the decode replay made (None: no
     replay)."""
+    replay_errors: int = 0
+    """Decode-replay requests the server answered with an error, or not at all."""
 
 
 def proc_peak_rss(pid: int) -> int | None:
@@ -346,14 +348,18 @@ class ServerArm:
                     trigger_kind=types.InlineCompletionTriggerKind.Invoked
                 ),
             )
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(
                     self.client.text_document_inline_completion_async(params),
                     PAUSE_TIMEOUT_SECONDS,
                 )
+                answered = True
+            except Exception:  # an error or no answer: there is no generation to wait for
+                self.run.replay_errors += 1
+                answered = False
             # the generation goes on after the answer (lookahead): wait for its record
             deadline = time.perf_counter() + PAUSE_TIMEOUT_SECONDS
-            while time.perf_counter() < deadline:
+            while answered and time.perf_counter() < deadline:
                 now = await self._generation_count()
                 if now is None or now > count:
                     count = now if now is not None else count + 1
@@ -364,7 +370,8 @@ class ServerArm:
                     text_document=types.TextDocumentIdentifier(uri=uri)
                 )
             )
-            await after_each(i)
+            if answered:  # the raw arm decodes only what the server decoded too
+                await after_each(i)
         self.run.replay_generations = count - first
 
     async def _generation_count(self) -> int | None:

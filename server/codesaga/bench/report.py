@@ -74,7 +74,14 @@ def build_report(
 ) -> dict[str, Any]:
     """Every figure of the bench as a JSON-ready dict (times in ms unless a key says ``_s``;
     tokens are model tokens; sizes are bytes)."""
-    pause_ms = _ms([r.seconds for r in server.requests if r.kind == "pause" and r.seconds])
+    # an error is no answer: pauses answered with one are left out (and counted below)
+    pause_ms = _ms(
+        [
+            r.seconds
+            for r in server.requests
+            if r.kind == "pause" and r.outcome == "result" and r.seconds
+        ]
+    )
     naive_ms = _ms([c.seconds for c in naive])
     server_lat = summary(pause_ms)
     naive_lat = summary(naive_ms)
@@ -185,6 +192,7 @@ def build_report(
             "raw_decode_tokens": raw_tokens,
             "raw_decode_s": round(raw_s, 3),
             "raw_generations": len(raw_decode),
+            "replay_errors": server.replay_errors,
         },
         "memory": {
             "server_peak_rss_bytes": peak,
@@ -199,8 +207,9 @@ def build_report(
 
 
 def _warm_pause_ms(server: ServerRun) -> list[float]:
-    """Pause latencies in ms without each file's first pause, which comes right after the file
-    was opened, before the server could hold any of its prompt in the KV cache."""
+    """Latencies in ms of the pauses answered with a result, without each file's first pause,
+    which comes right after the file was opened, before the server could hold any of its
+    prompt in the KV cache."""
     pauses = [r for r in server.requests if r.kind == "pause"]
     seen: set[str] = set()
     out: list[float] = []
@@ -209,7 +218,7 @@ def _warm_pause_ms(server: ServerRun) -> list[float]:
         name = point.file if point else ""
         first = name not in seen
         seen.add(name)
-        if not first and request.seconds:
+        if not first and request.outcome == "result" and request.seconds:
             out.append(request.seconds * 1e3)
     return out
 
@@ -343,6 +352,14 @@ def render(report: dict[str, Any]) -> Table:
         "",
     )
     keys = report["keystrokes"]
+    table.add_row(
+        "requests answered with an error: typing / decode replay",
+        f"{keys['outcomes']['error']} / {report['decode']['replay_errors']}",
+        "",
+        "",
+        "",
+        "",
+    )
     table.add_row(
         f"keystroke requests answered before next key (n={keys['requests']})",
         f"{keys['answered_before_next_key']} ({_fmt(_pct(keys['answered_share']), ' %')})",
