@@ -67,6 +67,12 @@ class Request:
         return None if self.done is None else self.done - self.sent
 
     @property
+    def result_seconds(self) -> float | None:
+        """Client-side latency of a result (None while pending, or for an error or a
+        cancellation: those are no answer)."""
+        return self.seconds if self.outcome == "result" else None
+
+    @property
     def answered_before_next_key(self) -> bool:
         """A result (not an error) arrived before the next key was sent."""
         return (

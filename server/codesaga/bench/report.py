@@ -74,14 +74,8 @@ def build_report(
 ) -> dict[str, Any]:
     """Every figure of the bench as a JSON-ready dict (times in ms unless a key says ``_s``;
     tokens are model tokens; sizes are bytes)."""
-    # an error is no answer: pauses answered with one are left out (and counted below)
-    pause_ms = _ms(
-        [
-            r.seconds
-            for r in server.requests
-            if r.kind == "pause" and r.outcome == "result" and r.seconds
-        ]
-    )
+    # pauses answered with an error are left out (and counted below)
+    pause_ms = _ms([s for r in server.requests if r.kind == "pause" and (s := r.result_seconds)])
     naive_ms = _ms([c.seconds for c in naive])
     server_lat = summary(pause_ms)
     naive_lat = summary(naive_ms)
@@ -218,8 +212,9 @@ def _warm_pause_ms(server: ServerRun) -> list[float]:
         name = point.file if point else ""
         first = name not in seen
         seen.add(name)
-        if not first and request.outcome == "result" and request.seconds:
-            out.append(request.seconds * 1e3)
+        seconds = request.result_seconds
+        if not first and seconds:
+            out.append(seconds * 1e3)
     return out
 
 
