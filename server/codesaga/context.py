@@ -131,6 +131,19 @@ def build_completion_context(
     )
 
 
+def first_window_end(doc: Document, line_tokens: LineTokens, budget: Budget) -> Position:
+    """Where the longest prefix window that starts at the document's first line ends: the
+    start of the first line that no longer fits ``budget.prefix`` tokens, or the document's
+    end. The prompt of a cursor anywhere before it starts with the same text (its window
+    starts at line 0 too), so a KV cache filled with this prompt serves all of them."""
+    used = 0
+    for line_no in range(doc.line_count):
+        used += line_tokens(doc.line_text(line_no))
+        if used > budget.prefix:
+            return Position(line=line_no, character=0)
+    return doc.position_at(len(doc.text))
+
+
 def _str_column(doc: Document, offset: int, line_no: int) -> int:
     """Column of ``offset`` in str indices (the document converts from UTF-16 for us)."""
     return offset - doc.offset_at(Position(line=line_no, character=0))

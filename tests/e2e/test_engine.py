@@ -80,3 +80,32 @@ def test_switching_documents_restores_their_kv_state(engine: LlamaEngine) -> Non
     # back to the first document, one character typed: its saved state is restored
     assert ask(a + "t", "a.ts") <= 3
     assert ask(b + "r", "b.py") <= 3
+
+
+def test_a_prefill_fills_the_kv_cache_and_generates_nothing(engine: LlamaEngine) -> None:
+    text = (FIXTURES / "orders.py").read_text(encoding="utf-8").replace("<CURSOR>", "")
+    pre = engine.generate(GenerationRequest(prompt=text, max_tokens=0, kv_key="prefill.py"))
+    assert pre.text == "" and pre.completion_tokens == 0 and not pre.cancelled
+    assert engine.cached_prefix(engine.tokenize(text, bos=True)) == pre.prompt_tokens
+    # a request at a cursor inside the prefilled text evaluates only its last tokens
+    cursor = text.index("\n", len(text) // 2)
+    req = GenerationRequest(prompt=text[:cursor], max_tokens=2, kv_key="prefill.py")
+    assert engine.generate(req).evaluated_tokens <= 3
+
+
+def test_a_cancelled_prompt_stops_between_batches_and_keeps_what_it_evaluated(
+    engine: LlamaEngine,
+) -> None:
+    prompt = "".join(f"total_{i} = {i} * {i}\n" for i in range(110))  # ~1,400 tokens
+    cancel = threading.Event()
+    timer = threading.Timer(0.05, cancel.set)  # as a newer request would, mid-prompt
+    timer.start()
+    gen = engine.generate(
+        GenerationRequest(prompt=prompt, max_tokens=8, cancel=cancel, kv_key="long.py")
+    )
+    timer.join()
+    assert gen.cancelled and gen.text == ""
+    held = engine.cached_prefix(engine.tokenize(prompt, bos=True))
+    assert 0 < held < gen.prompt_tokens - engine.llm.n_batch  # stopped early, kept its part
+    again = engine.generate(GenerationRequest(prompt=prompt, max_tokens=1, kv_key="long.py"))
+    assert again.reused_tokens == held

@@ -10,7 +10,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient, client_capabilities
 
-from .conftest import config, inline_params, open_fixture, start
+from .conftest import FIXTURES, config, inline_params, open_fixture, start, strip_markers
 
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
 INIT: dict[str, types.InitializeResult] = {}
@@ -184,3 +184,36 @@ async def test_prefetch_after_acceptance(client: LanguageClient) -> None:
     # the next request at the new cursor was answered from the cache, not the model
     assert now.get("cache", 0) == before.get("cache", 0) + 1
     assert now.get("model", 0) == before.get("model", 0)
+
+
+async def test_opening_a_document_prewarms_its_prompt(client: LanguageClient) -> None:
+    text = (FIXTURES / "orders.py").read_text(encoding="utf-8")
+    text, positions = strip_markers(text)
+    uri = "file:///prewarm/orders.py"
+    prewarmed = (await counts(client)).get("prewarm", 0)
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=text
+            )
+        )
+    )
+    for _ in range(300):  # the prefill runs in the background, through the model
+        if (await counts(client)).get("prewarm", 0) > prewarmed:
+            break
+        await asyncio.sleep(0.1)
+    generations = (await counts(client)).get("generations", 0)
+    params = inline_params(uri, positions[0])
+    params.context.trigger_kind = types.InlineCompletionTriggerKind.Invoked
+    result = await client.text_document_inline_completion_async(params)
+    assert isinstance(result, types.InlineCompletionList)
+    for _ in range(300):  # its generation is recorded when it ends (after its lookahead)
+        if (await counts(client)).get("generations", 0) > generations:
+            break
+        await asyncio.sleep(0.1)
+    snapshot = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="codesaga.stats")
+    )
+    new = snapshot["generations"][generations - snapshot["counts"]["generations"] :]
+    # the request's prompt came from the KV cache the prefill filled, but for its last tokens
+    assert new and new[0]["prompt_tokens"] > 50 and new[0]["evaluated_tokens"] <= 3

@@ -20,6 +20,7 @@ class FakeEngine:
     block: bool = False
     model_id: str = "fake:1"
     prompts: list[str] = field(default_factory=list)
+    prefills: list[str] = field(default_factory=list)
     started: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     delay: float = 0.0
@@ -33,6 +34,9 @@ class FakeEngine:
         return len(text) // 4 + 1
 
     def generate(self, request: GenerationRequest) -> Generation:
+        if request.max_tokens == 0:  # a prefill: no text
+            self.prefills.append(request.prompt)
+            return Generation("", self.count_tokens(request.prompt), 0, 0, 0.0)
         self.prompts.append(request.prompt)
         self.started.set()
         if self.block:

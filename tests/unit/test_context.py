@@ -9,6 +9,7 @@ from codesaga.context import (
     Budget,
     LineTokens,
     build_completion_context,
+    first_window_end,
     past_blank_line,
 )
 from codesaga.documents import DocumentStore
@@ -57,6 +58,23 @@ def test_window_on_snapped_line_boundary_keeps_imports_and_scope() -> None:
         "import os\nfrom pathlib import Path\nclass Report:\n    def total(self, values):\n"
     )
     assert sum(count(x + "\n") for x in ctx.suffix.splitlines()[1:]) <= 50
+
+
+def test_first_window_end_reaches_as_far_as_a_window_from_line_zero() -> None:
+    doc, text = python_doc(400)
+    budget, tokens = Budget(300, 50, 100), LineTokens(count)
+    end = first_window_end(doc, tokens, budget)
+    assert 0 < end.line < doc.line_count - 1 and end.character == 0
+    fits = sum(count(x + "\n") for x in text.splitlines()[: end.line])
+    assert fits <= 300 < fits + count(text.splitlines()[end.line] + "\n")
+    # a cursor anywhere before it has a window from line 0: its prompt starts the same
+    for line in (1, end.line // 2, end.line):
+        ctx = build_completion_context(doc, Position(line=line, character=0), tokens, budget)
+        assert ctx.window_start_line == 0 and ctx.context == ""
+    past = build_completion_context(doc, Position(line=end.line + 1, character=0), tokens, budget)
+    assert past.window_start_line > 0
+    small, small_text = python_doc(3)
+    assert first_window_end(small, tokens, budget) == small.position_at(len(small_text))
 
 
 def test_window_start_is_stable_while_typing() -> None:

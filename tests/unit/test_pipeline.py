@@ -381,3 +381,47 @@ async def test_no_lookahead_starts_for_a_document_closed_right_after_its_answer(
     c.forget(doc.uri)  # closed before the lookahead, deferred to the loop's next turn, ran
     await asyncio.sleep(0.05)
     assert len(engine.prompts) == 1
+
+
+async def test_prewarm_fills_the_kv_cache_with_the_first_window_and_yields() -> None:
+    engine = FakeEngine(answer=" w * h\n")
+    c = completer(engine)
+    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
+    c.prewarm(doc)
+    for _ in range(100):
+        if c.stats.counts.get("prewarm"):
+            break
+        await asyncio.sleep(0.01)
+    # the whole (small) document, as the prompt of a cursor at its end
+    assert engine.prefills == [c.prompt_for(c.context_at(doc, doc.position_at(len(TEXT))))]
+    got = await c.complete(doc, END)
+    assert got.text == "w * h" and engine.prefills[0].startswith(engine.prompts[0])
+
+
+async def test_a_request_supersedes_the_prewarm_of_its_document() -> None:
+    engine = FakeEngine(answer=" w * h\n")
+    c = completer(engine)
+    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
+    c.prewarm(doc)
+    prewarm = c._prewarms[doc.uri]
+    assert (await c.complete(doc, END)).text == "w * h"
+    assert prewarm.is_set() and not c.stats.counts.get("prewarm")
+
+
+async def test_a_later_prewarm_and_closing_stop_a_prewarm_and_it_stops_no_lookahead() -> None:
+    engine = FakeEngine(answer=" w * h\n    x = " + "1" * 200 + "\n", delay=0.01)
+    c = completer(engine)
+    store = DocumentStore()
+    first = store.open("file:///a.py", "python", 1, TEXT)
+    assert (await c.complete(first, END)).text == "w * h"  # its lookahead goes on
+    lookahead = c._flights[first.uri].cancel
+    c.prewarm(store.open("file:///b.py", "python", 1, "x = 1\n"))
+    older = c._prewarms["file:///b.py"]
+    c.prewarm(store.open("file:///c.py", "python", 1, "y = 2\n"))
+    await asyncio.sleep(0)  # the prefills are queued (behind the lookahead)
+    assert older.is_set() and not lookahead.is_set()
+    newer = c._prewarms["file:///c.py"]
+    c.forget("file:///c.py")  # closed: its prefill is dropped
+    assert newer.is_set() and not lookahead.is_set()
+    assert await c.scheduler.run(threading.Event(), lambda: "done") == "done"
+    assert lookahead.is_set()

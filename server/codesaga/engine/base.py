@@ -25,9 +25,11 @@ class EngineError(Exception):
 class GenerationRequest:
     """One generation.
 
-    ``max_tokens`` and the counts in :class:`Generation` are model tokens. ``cancel`` is set by
-    the scheduler when the request is cancelled or superseded; the engine checks it before every
-    token. ``should_stop(text_so_far)`` lets post-processing end a stream early.
+    ``max_tokens`` and the counts in :class:`Generation` are model tokens; ``max_tokens`` 0
+    only evaluates the prompt into the engine's KV cache (a prefill; engines without one do
+    nothing). ``cancel`` is set by the scheduler when the request is cancelled or superseded;
+    the engine checks it before every token. ``should_stop(text_so_far)`` lets post-processing
+    end a stream early.
     """
 
     prompt: str

@@ -176,8 +176,11 @@ class LlamaEngine:
             )
         self._switch_state(request.kv_key, tokens)
         reused = self.cached_prefix(tokens)
-        if request.cancel.is_set():
-            return Generation("", len(tokens), 0, 0, time.perf_counter() - started, True)
+        self._prefill(tokens, request, whole=request.max_tokens == 0)
+        if request.cancel.is_set() or request.max_tokens == 0:
+            return Generation(
+                "", len(tokens), reused, 0, time.perf_counter() - started, request.cancel.is_set()
+            )
 
         def stop_now(_ids: Any, _logits: Any) -> bool:
             return request.cancel.is_set()
@@ -218,6 +221,26 @@ class LlamaEngine:
             seconds=time.perf_counter() - started,
             cancelled=request.cancel.is_set(),
         )
+
+    def _prefill(self, tokens: list[int], request: GenerationRequest, *, whole: bool) -> None:
+        """Evaluate the part of ``tokens`` not in the KV cache yet, ``n_batch`` tokens per
+        llama.cpp call, stopping between calls once ``request.cancel`` is set: a long prompt
+        that is superseded stops within one batch (about 0.13 s for 128 tokens on 2 cores),
+        and what was evaluated stays in the cache for the next prompt that shares it.
+
+        Unless ``whole``, the last batch (up to ``n_batch`` tokens) is left to
+        ``create_completion``, which then splits the prompt into the same batches as it would
+        alone (batch boundaries change llama.cpp's arithmetic slightly)."""
+        start = self.cached_prefix(tokens)
+        end = len(tokens) if whole else len(tokens) - 1
+        batch = self.llm.n_batch
+        if start >= end:
+            return
+        self.llm.n_tokens = start  # eval() drops the KV cells after it
+        for at in range(start, end, batch):
+            if request.cancel.is_set() or (not whole and at + batch > end):
+                return
+            self.llm.eval(tokens[at : at + batch])
 
     def _switch_state(self, key: str | None, tokens: list[int]) -> None:
         """Keep llama.cpp's KV state per key (document), so that going back to a file does not

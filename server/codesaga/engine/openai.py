@@ -48,8 +48,12 @@ class OpenAIEngine:
     def generate(self, request: GenerationRequest) -> Generation:
         """Stream one completion of ``request.prompt`` from ``/completions``.
 
+        A prefill (``max_tokens`` 0) sends nothing: the remote server keeps its own cache.
+
         Raises EngineError when the server is unreachable or answers with an error.
         """
+        if request.max_tokens == 0:
+            return Generation("", 0, 0, 0, 0.0, cancelled=request.cancel.is_set())
         body = {"prompt": request.prompt}
         return self._stream("/completions", body, request, lambda c: c.get("text"))
 

@@ -47,6 +47,9 @@ def register(server: CodeSagaServer) -> None:
             ls.store.open(doc.uri, doc.language_id, doc.version, doc.text)
         except (DocumentError, ValueError) as exc:
             ls.show(f"CodeSaga: cannot open {doc.uri}: {exc}", error=True)
+            return
+        if ls.completer is not None:  # else the model load prewarms the last one opened
+            ls.completer.prewarm(ls.store.get(doc.uri))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CodeSagaServer, params: types.DidChangeTextDocumentParams) -> None:

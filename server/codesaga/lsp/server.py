@@ -141,6 +141,9 @@ class CodeSagaServer(LanguageServer):
                 stats=self.stats,
             )
             message = f"model ready ({engine.template.name} prompts)"
+            opened = self.store.uris()
+            if opened:  # documents opened while the model loaded: the last one is warmed
+                self.completer.prewarm(self.store.get(opened[-1]))
         except (ModelError, EngineError, OSError) as exc:
             self.model_error = str(exc)
             message = f"model failed to load: {exc}"
