@@ -25,6 +25,15 @@ def completer(engine: FakeEngine, cache: CompletionCache | None = None) -> Compl
     return Completer(engine, Scheduler(), cache, max_tokens=32, temperature=0.0)
 
 
+async def answered_with_lookahead(store: DocumentStore) -> tuple[Completer, FakeEngine]:
+    """A completer whose slow generation for ``file:///a.py`` answered and looks ahead still."""
+    engine = FakeEngine(answer=" w * h\n    x = " + "1" * 200 + "\n", delay=0.01)
+    c = completer(engine)
+    first = store.open("file:///a.py", "python", 1, TEXT)
+    assert (await c.complete(first, END)).text == "w * h"  # its lookahead goes on
+    return c, engine
+
+
 async def test_model_then_cache(tmp_path: Path) -> None:
     engine = FakeEngine(answer=" w * h\n")
     c = completer(engine, CompletionCache(tmp_path))
@@ -103,11 +112,8 @@ async def test_lookahead_answers_the_next_line_after_enter() -> None:
 
 
 async def test_a_request_elsewhere_stops_another_files_lookahead() -> None:
-    engine = FakeEngine(answer=" w * h\n    x = " + "1" * 200 + "\n", delay=0.01)
-    c = completer(engine)
     store = DocumentStore()
-    first = store.open("file:///a.py", "python", 1, TEXT)
-    assert (await c.complete(first, END)).text == "w * h"  # its lookahead goes on
+    c, engine = await answered_with_lookahead(store)
     engine.answer = " 2\n"
     other = store.open("file:///b.py", "python", 1, "x = ")
     started = asyncio.get_running_loop().time()
@@ -116,10 +122,7 @@ async def test_a_request_elsewhere_stops_another_files_lookahead() -> None:
 
 
 async def test_other_model_work_stops_the_lookahead() -> None:
-    engine = FakeEngine(answer=" w * h\n    x = " + "1" * 200 + "\n", delay=0.01)
-    c = completer(engine)
-    doc = DocumentStore().open("file:///a.py", "python", 1, TEXT)
-    assert (await c.complete(doc, END)).text == "w * h"  # its lookahead goes on
+    c, _ = await answered_with_lookahead(DocumentStore())
     started = asyncio.get_running_loop().time()
     # a chat turn or a code action queues model work: the lookahead yields
     assert await c.scheduler.run(threading.Event(), lambda: "done") == "done"
@@ -409,12 +412,9 @@ async def test_a_request_supersedes_the_prewarm_of_its_document() -> None:
 
 
 async def test_a_later_prewarm_and_closing_stop_a_prewarm_and_it_stops_no_lookahead() -> None:
-    engine = FakeEngine(answer=" w * h\n    x = " + "1" * 200 + "\n", delay=0.01)
-    c = completer(engine)
     store = DocumentStore()
-    first = store.open("file:///a.py", "python", 1, TEXT)
-    assert (await c.complete(first, END)).text == "w * h"  # its lookahead goes on
-    lookahead = c._flights[first.uri].cancel
+    c, _ = await answered_with_lookahead(store)
+    lookahead = c._flights["file:///a.py"].cancel
     c.prewarm(store.open("file:///b.py", "python", 1, "x = 1\n"))
     older = c._prewarms["file:///b.py"]
     c.prewarm(store.open("file:///c.py", "python", 1, "y = 2\n"))
