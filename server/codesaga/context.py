@@ -81,6 +81,11 @@ class CompletionContext:
     """Cursor position as a str index into the document."""
     window_start_line: int
 
+    @property
+    def binary(self) -> bool:
+        """Whether the windows hold a NUL character (binary content: nothing to suggest)."""
+        return "\x00" in self.prefix or "\x00" in self.suffix
+
 
 def build_completion_context(
     doc: Document,

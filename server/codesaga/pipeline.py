@@ -234,7 +234,7 @@ class Completer:
         started = time.perf_counter()
         self._latest[doc.uri] = next(self._numbers)
         ctx = self.context_at(doc, position)
-        if "\x00" in ctx.prefix or "\x00" in ctx.suffix:  # binary content: nothing to suggest
+        if ctx.binary:
             return self._answer("", ctx, "model", started)
         before = doc.text[: ctx.offset]
         rest = None if fresh else self.type_through.lookup(doc.uri, before)
@@ -276,7 +276,7 @@ class Completer:
         It yields to all other model work: a request for the document supersedes it, and
         any other work stops it (between batches, see :meth:`stop_lookahead`)."""
         ctx = self.context_at(doc, first_window_end(doc, self.line_tokens, self.budget))
-        if "\x00" in ctx.prefix:
+        if ctx.binary:
             return
         cancel = self.scheduler.begin(doc.uri)
         request = GenerationRequest(
