@@ -200,6 +200,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     options = BenchOptions(
         files=tuple(Path(f) for f in args.files),
         interval_ms=args.interval_ms,
+        read_ms=args.read_ms,
         max_chars=args.max_chars,
         json_path=Path(args.json) if args.json else None,
         model=args.model,
@@ -256,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("files", nargs="*", help="files to type (default: the fixture files)")
     bench.add_argument(
         "--interval-ms", type=float, default=60.0, help="milliseconds between keys (60)"
+    )
+    bench.add_argument(
+        "--read-ms",
+        type=float,
+        default=1000.0,
+        help="milliseconds from opening a file to its first key (1000; 0: at once)",
     )
     bench.add_argument("--json", metavar="PATH", help="write the JSON report here")
     bench.add_argument(

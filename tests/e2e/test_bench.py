@@ -67,6 +67,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     for arm in ("server", "naive"):
         assert lat[arm]["p50_ms"] > 0 and lat[arm]["p95_ms"] >= lat[arm]["p50_ms"]
     assert _number(lat["ratio_p50"]) and _number(lat["server_p95_to_naive_p50"])
+    # one file: one first pause, typed a second after opening it
+    assert report["setup"]["read_ms"] == 1000.0
+    assert lat["server_first"]["n"] == lat["naive_first"]["n"] == 1
+    assert lat["server_warm"]["n"] == lat["server"]["n"] - 1
 
     keys = report["keystrokes"]
     assert keys["typed"] >= 2 and keys["requests"] >= 1

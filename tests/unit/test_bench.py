@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,7 @@ from codesaga.bench.local import (
 from codesaga.bench.report import TARGETS, build_report, render, targets
 from codesaga.bench.script import (
     Key,
+    TypingPlan,
     advance,
     big_python_file,
     end_position,
@@ -378,6 +381,43 @@ def test_pauses_answered_with_an_error_are_no_latency_and_are_counted() -> None:
     assert "2 / 2" in out.getvalue()  # the errors row: typing / decode replay
 
 
+def test_each_files_first_pause_is_reported_apart() -> None:
+    def point(name: str) -> PausePoint:
+        return PausePoint(name, "python", "x", 1, Position(line=0, character=1))
+
+    run = ServerRun(
+        requests=[
+            _request("pause", 0.0, 0.3, None),  # a.py, first
+            _request("key", 0.3, 0.31, 0.36),
+            _request("pause", 1.0, 1.05, None),  # a.py
+            _request("pause", 2.0, 2.2, None),  # b.py, first
+            _request("pause", 3.0, 3.001, None, outcome="error"),  # b.py: no latency
+            _request("pause", 4.0, 4.01, None),  # b.py
+        ],
+        pauses=[point("a.py"), point("a.py"), point("b.py"), point("b.py"), point("b.py")],
+    )
+    naive = [Completion(s, 100, 0, 5, 10) for s in (0.5, 0.1, 0.4, 0.1, 0.1)]
+    report = build_report(
+        server=run,
+        naive=naive,
+        raw_decode=[],
+        overhead=Overhead(lines=5000),
+        setup={"model_bytes": 1, "read_ms": 1000.0},
+        runtime_s=1.0,
+    )
+    lat = report["latency_at_pauses"]
+    assert isinstance(lat, dict)
+    assert (lat["server_first"]["n"], lat["server_first"]["max_ms"]) == (2, 300.0)
+    assert lat["server_first"]["p50_ms"] == 250.0
+    assert (lat["naive_first"]["n"], lat["naive_first"]["p50_ms"]) == (2, 450.0)
+    assert (lat["server_warm"]["n"], lat["server_warm"]["max_ms"]) == (2, 50.0)
+    out = io.StringIO()
+    Console(file=out, width=240).print(render(report))
+    drawn = out.getvalue()
+    assert "first pause p50 / max (n=2)" in drawn and "250.0 ms / 300.0 ms" in drawn
+    assert "1000.0 ms after opening" in drawn
+
+
 def test_report_has_every_figure() -> None:
     report = _sample_report()
     lat = report["latency_at_pauses"]
@@ -460,13 +500,21 @@ def test_first_item_reads_text_and_source() -> None:
 
 def test_cli_bench_flags() -> None:
     args = build_parser().parse_args(["bench"])
-    assert (args.files, args.interval_ms, args.max_chars, args.json) == ([], 60.0, 1200, None)
-    args = build_parser().parse_args(
-        ["bench", "a.py", "--interval-ms", "30", "--max-chars", "50", "--json", "out.json"]
+    assert (args.files, args.interval_ms, args.read_ms, args.max_chars, args.json) == (
+        [],
+        60.0,
+        1000.0,
+        1200,
+        None,
     )
-    assert (args.files, args.interval_ms, args.max_chars, args.json) == (
+    args = build_parser().parse_args(
+        ["bench", "a.py", "--interval-ms", "30", "--read-ms", "0", "--max-chars", "50"]
+        + ["--json", "out.json"]
+    )
+    assert (args.files, args.interval_ms, args.read_ms, args.max_chars, args.json) == (
         ["a.py"],
         30.0,
+        0.0,
         50,
         "out.json",
     )
@@ -490,6 +538,41 @@ class FailingServer:
 
     async def workspace_execute_command_async(self, params: object) -> object:
         return {"counts": {"generations": 7}}  # a failed generation leaves no record
+
+
+class TypedInto:
+    """Stands in for the LSP client of a server that answers every completion at once with
+    no item; records when the document was opened and changed."""
+
+    def __init__(self) -> None:
+        self.opened_at = 0.0
+        self.changed_at: list[float] = []
+        self.protocol = self
+
+    def text_document_did_open(self, params: object) -> None:
+        self.opened_at = time.perf_counter()
+
+    def text_document_did_change(self, params: object) -> None:
+        self.changed_at.append(time.perf_counter())
+
+    def text_document_did_close(self, params: object) -> None:
+        pass
+
+    def send_request(self, method: str, params: object, msg_id: str) -> Future[object]:
+        future: Future[object] = Future()
+        future.set_result(None)
+        return future
+
+
+@pytest.mark.parametrize("read_s", [0.0, 0.3])
+async def test_the_first_key_comes_read_s_after_opening(tmp_path: Path, read_s: float) -> None:
+    arm = ServerArm({}, 0.01, tmp_path / "server.log", read_s=read_s)
+    fake = TypedInto()
+    arm.client = fake  # type: ignore[assignment]
+    await arm.type_file(TypingPlan("a.py", "python", "x = 1", "\nab"), "file:///a.py")
+    assert len(fake.changed_at) == 3 and arm.run.keys_typed == 3
+    waited = fake.changed_at[0] - fake.opened_at
+    assert read_s <= waited < read_s + 0.2
 
 
 async def test_the_decode_replay_does_not_wait_for_generations_that_failed(tmp_path: Path) -> None:

@@ -62,6 +62,9 @@ class BenchOptions:
     """Files to type (``<CURSOR>`` markers are removed); empty = the fixture files."""
     interval_ms: float = 60.0
     """Milliseconds between keys."""
+    read_ms: float = 1000.0
+    """Milliseconds from opening a file to its first key: the person looks at the file and
+    puts the cursor where they will type. 0 presses the first key as the file opens."""
     max_chars: int = 1200
     """Keys typed in all files together (split evenly; whole lines only)."""
     json_path: Path | None = None
@@ -184,6 +187,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
                 interval_s,
                 Path(tmp) / "server.log",
                 on_key=lambda n: progress.advance(task, n),
+                read_s=options.read_ms / 1000.0,
             )
             raw: list[local.DecodeSample] = []
 
@@ -223,6 +227,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
         "files": [plan.name for plan in plans],
         "keys_planned": keys_planned,
         "interval_ms": options.interval_ms,
+        "read_ms": options.read_ms,
         "max_chars": options.max_chars,
         "model_name": model_path.name,
         "model_bytes": model_path.stat().st_size,

@@ -1,12 +1,13 @@
 """The server arm of ``codesaga bench``: a real ``codesaga serve`` typed into over LSP.
 
-The bench is the editor here: for every key it sends an incremental ``didChange`` and then an
-automatic ``textDocument/inlineCompletion`` request; when the next key comes while that
-request is still pending, it sends ``$/cancelRequest`` for it first (pygls's client does not
-send one when a future is cancelled, so the bench does it itself). After an ``Enter`` that
-opens a non-blank line it waits for the suggestion (a *pause*); a suggestion there that
-matches what the person is about to type is accepted (one edit, plus the item's command), as a
-person would press Tab.
+The bench is the editor here. It opens a file and waits as a person looks at it before typing
+(``read_s``; the server may prefill in that time). For every key it sends an incremental
+``didChange`` and then an automatic ``textDocument/inlineCompletion`` request; when the next
+key comes while that request is still pending, it sends ``$/cancelRequest`` for it first
+(pygls's client does not send one when a future is cancelled, so the bench does it itself).
+After an ``Enter`` that opens a non-blank line it waits for the suggestion (a *pause*); a
+suggestion there that matches what the person is about to type is accepted (one edit, plus
+the item's command), as a person would press Tab.
 """
 
 from __future__ import annotations
@@ -138,9 +139,12 @@ class ServerArm:
         interval_s: float,
         log_path: Path,
         on_key: Callable[[int], None] | None = None,
+        read_s: float = 0.0,
     ) -> None:
         self.env = env
         self.interval_s = interval_s
+        self.read_s = read_s
+        """Seconds from opening a file to its first key."""
         self.log_path = log_path
         self.on_key = on_key or (lambda n: None)
         self.client = DemoClient("codesaga-bench", echo=False)
@@ -183,7 +187,8 @@ class ServerArm:
         return None if server is None else int(server.pid)
 
     async def type_file(self, plan: TypingPlan, uri: str) -> None:
-        """Open ``plan.head``, type ``plan.typed`` with pauses, then close the document."""
+        """Open ``plan.head``, wait :attr:`read_s`, type ``plan.typed`` with pauses, then close
+        the document."""
         client = self.client
         version = 1
         text = plan.head
@@ -198,7 +203,7 @@ class ServerArm:
         pos = 0
         pending: Request | None = None
         pending_id: str | None = None
-        next_at = time.perf_counter()
+        next_at = time.perf_counter() + self.read_s
         while pos < len(plan.typed):
             key = next_key(plan.typed, pos)
             inserted = plan.typed[key.start : key.end]

@@ -129,7 +129,7 @@ def build_report(
             "ratio_p50": ratio(server_lat["p50_ms"], naive_lat["p50_ms"]),
             "server_p95_to_naive_p50": ratio(server_lat["p95_ms"], naive_lat["p50_ms"]),
             "with_suggestion": sum(1 for r in server.requests if r.kind == "pause" and r.text),
-            "server_warm": summary(_warm_pause_ms(server)),
+            **_after_opening(server, naive),
         },
         "keystrokes": {
             "typed": server.keys_typed,
@@ -200,22 +200,33 @@ def build_report(
     return report
 
 
-def _warm_pause_ms(server: ServerRun) -> list[float]:
-    """Latencies in ms of the pauses answered with a result, without each file's first pause,
-    which comes right after the file was opened, before the server could hold any of its
-    prompt in the KV cache."""
-    pauses = [r for r in server.requests if r.kind == "pause"]
+def _first_pauses(server: ServerRun) -> list[bool]:
+    """For each pause, whether it is its file's first: it comes right after the file was
+    opened, when the server holds at most what it prefilled since then in the KV cache."""
     seen: set[str] = set()
-    out: list[float] = []
-    for i, request in enumerate(pauses):
-        point = server.pauses[i] if i < len(server.pauses) else None
-        name = point.file if point else ""
-        first = name not in seen
-        seen.add(name)
-        seconds = request.result_seconds
-        if not first and seconds:
-            out.append(seconds * 1e3)
+    out: list[bool] = []
+    for point in server.pauses:
+        out.append(point.file not in seen)
+        seen.add(point.file)
     return out
+
+
+def _after_opening(server: ServerRun, naive: Sequence[Completion]) -> dict[str, Any]:
+    """Latencies in ms of each file's first pause (server and naive arm), and of the server's
+    other pauses (``server_warm``); pauses answered with an error are left out."""
+    pauses = [r for r in server.requests if r.kind == "pause"]
+    first = _first_pauses(server)
+    first_ms: list[float] = []
+    warm_ms: list[float] = []
+    for request, is_first in zip(pauses, first, strict=False):
+        if (seconds := request.result_seconds) is not None:
+            (first_ms if is_first else warm_ms).append(seconds * 1e3)
+    naive_ms = [c.seconds * 1e3 for c, is_first in zip(naive, first, strict=False) if is_first]
+    return {
+        "server_first": summary(first_ms),
+        "naive_first": summary(naive_ms),
+        "server_warm": summary(warm_ms),
+    }
 
 
 def _pause_rows(server: ServerRun, naive: Sequence[Completion]) -> list[dict[str, Any]]:
@@ -304,7 +315,8 @@ def render(report: dict[str, Any]) -> Table:
     table = Table(
         title=(
             f"codesaga bench: {setup.get('model_name', '')}, "
-            f"{setup.get('keys_planned', 0)} keys at {setup.get('interval_ms', 0)} ms, "
+            f"{setup.get('keys_planned', 0)} keys at {setup.get('interval_ms', 0)} ms "
+            f"(the first {setup.get('read_ms', 0)} ms after opening), "
             f"{setup.get('threads', 0)} threads, n_ctx {setup.get('n_ctx', 0)}"
         ),
         caption=f"runtime {report['runtime_s']} s",
@@ -336,6 +348,15 @@ def render(report: dict[str, Any]) -> Table:
         _fmt(lat["server_p95_to_naive_p50"], "", 2) + " of naive p50",
         "<= 1.5",
         _status(report, "latency_p95_to_naive_p50"),
+    )
+    first, naive_first = lat.get("server_first") or {}, lat.get("naive_first") or {}
+    table.add_row(
+        f"  … each file's first pause p50 / max (n={first.get('n', 0)})",
+        f"{_fmt(first.get('p50_ms'), ' ms')} / {_fmt(first.get('max_ms'), ' ms')}",
+        f"{_fmt(naive_first.get('p50_ms'), ' ms')} / {_fmt(naive_first.get('max_ms'), ' ms')}",
+        "",
+        "",
+        "",
     )
     warm = lat.get("server_warm") or {}
     table.add_row(
