@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lsprotocol.converters import get_converter
-from lsprotocol.types import Diagnostic, Position, Range
+from lsprotocol.types import Diagnostic, Range
 
 from codesaga.answers import (
     Finding,
@@ -54,6 +54,7 @@ from codesaga.answers import (
 from codesaga.docstrings import CONVENTIONS, DocTarget, doc_edit, doc_target
 from codesaga.documents import Document
 from codesaga.engine import ChatMessage
+from codesaga.errors import CodeSagaError, InvalidParams
 from codesaga.prompts import PromptError, prompt_file, render
 from codesaga.review import diagnostic_fix, load_style_guide, numbered
 from codesaga.settings import Settings
@@ -271,11 +272,11 @@ def _short(text: str, limit: int = 60) -> str:
 # ----- the data each offered action carries ---------------------------------------------------
 
 
-class ActionError(ValueError):
+class ActionError(InvalidParams, ValueError):
     """``CodeAction.data`` or command arguments that are not a CodeSaga action."""
 
 
-class ActionRefused(Exception):
+class ActionRefused(CodeSagaError):
     """The action produced no edit; ``str(exc)`` tells the user why (in their language)."""
 
 
@@ -797,13 +798,13 @@ def _fit_review(
         last = min(last, max(first + 2 * half, center + half))
     if (first, last) == (target.first_line, target.last_line):
         return target
-    start = doc.offset_at(Position(line=first, character=0))
+    start = doc.line_start(first)
     return line_target(doc, start, _line_end(doc, last), "lines")
 
 
 def _line_end(doc: Document, line: int) -> int:
     """The str offset of the end of 0-based ``line`` (before its terminator)."""
-    return doc.offset_at(Position(line=line, character=0)) + len(doc.line_text(line))
+    return doc.line_start(line) + len(doc.line_text(line))
 
 
 # ----- answers -> results -----------------------------------------------------------------------
@@ -941,7 +942,7 @@ def apply_edit(doc: Document, data: ActionData, lang: Lang) -> Edit:
     original = doc.line_text(line)
     indent = original[: len(original) - len(original.lstrip())]
     new_text = indent_code(data.fix, indent)
-    start = doc.offset_at(Position(line=line, character=0))
+    start = doc.line_start(line)
     end = start + len(original)
     if new_text.rstrip() == original.rstrip():
         raise ActionRefused(say("no_change", lang, title=title))

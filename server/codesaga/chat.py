@@ -31,6 +31,7 @@ from lsprotocol.types import Range
 
 from codesaga.documents import Document
 from codesaga.engine import ChatMessage
+from codesaga.errors import InvalidParams
 from codesaga.prompts import PromptError, prompt_file, render
 from codesaga.syntax.scopes import Span, enclosing_scopes
 
@@ -56,7 +57,7 @@ MAX_SESSION_ID = 200
 """Longest accepted session id, in characters."""
 
 
-class ChatError(Exception):
+class ChatError(InvalidParams):
     """The chat cannot go on as asked (e.g. the new message alone overflows the context
     window); the message is meant for the user."""
 
@@ -286,7 +287,7 @@ def code_context(
         end = doc.offset_at(selection.end)
         if end < start:
             start, end = end, start
-        start_line = doc.position_at(start).line
+        start_line = doc.line_at(start)
         end_pos = doc.position_at(end)
         if end > start:
             end_line = end_pos.line - 1 if end_pos.character == 0 else end_pos.line

@@ -107,7 +107,7 @@ def build_completion_context(
     line_suffix = line[len(line_prefix) :]
 
     start_line = _prefix_start(doc, line_no, line_tokens, budget.prefix - line_tokens(line_prefix))
-    window_start = doc.offset_at(Position(line=start_line, character=0))
+    window_start = doc.line_start(start_line)
     prefix = doc.text[window_start:offset]
 
     end_line = _suffix_end(doc, line_no, line_tokens, budget.suffix)
@@ -151,7 +151,7 @@ def first_window_end(doc: Document, line_tokens: LineTokens, budget: Budget) -> 
 
 def _str_column(doc: Document, offset: int, line_no: int) -> int:
     """Column of ``offset`` in str indices (the document converts from UTF-16 for us)."""
-    return offset - doc.offset_at(Position(line=line_no, character=0))
+    return offset - doc.line_start(line_no)
 
 
 def _prefix_start(doc: Document, line_no: int, line_tokens: LineTokens, budget: int) -> int:
@@ -218,7 +218,7 @@ def _outside_context(
     for span in reversed(scopes):  # outermost first
         if span.start_byte >= window_start_byte:
             continue
-        line_start = doc.offset_at(Position(line=span.start_line, character=0))
+        line_start = doc.line_start(span.start_line)
         indent = doc.text[line_start : doc.offset_of_byte(span.start_byte)]
         text = (indent if not indent.strip() else "") + span.header.rstrip() + "\n"
         cost = sum(line_tokens(part) for part in text.splitlines())

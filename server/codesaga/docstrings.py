@@ -19,7 +19,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Literal
 
-from lsprotocol.types import Position, Range
+from lsprotocol.types import Range
 from tree_sitter import Node
 
 from codesaga.documents import Document
@@ -117,7 +117,7 @@ def _documented_node(doc: Document, offset: int) -> Node | None:
 
 
 def _line_start(doc: Document, offset: int) -> int:
-    return doc.offset_at(Position(line=doc.position_at(offset).line, character=0))
+    return doc.line_start(doc.line_at(offset))
 
 
 def _indent_of_line(doc: Document, line: int) -> str:
@@ -168,7 +168,7 @@ def _python_target(doc: Document, node: Node, definition: Target) -> DocTarget |
             indent=header_indent + _indent_unit(doc, header_indent),
             inline=True,
         )
-    at = doc.offset_at(Position(line=colon.end_point.row + 1, character=0))
+    at = doc.line_start(colon.end_point.row + 1)
     return DocTarget(
         grammar="python",
         style="python",

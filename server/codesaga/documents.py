@@ -46,6 +46,7 @@ from lsprotocol.types import (
 )
 from tree_sitter import Parser, Point, Tree
 
+from codesaga.errors import InvalidParams
 from codesaga.syntax.languages import grammar_name, new_parser
 
 __all__ = [
@@ -68,7 +69,7 @@ _BREAK_STR = re.compile(r"\r\n?|\n")
 _BREAK_BYTES = re.compile(rb"\r\n?|\n")
 
 
-class DocumentError(Exception):
+class DocumentError(InvalidParams):
     """Base class for document store errors."""
 
 
@@ -264,6 +265,31 @@ class Document:
         if end > start and self.text[end] == "\n" and self.text[end - 1] == "\r":
             end -= 1
         return start, end
+
+    def line_start(self, line: int) -> int:
+        """The str offset (code points) where the 0-based ``line`` starts; ``line_count``
+        (one past the last line) gives ``len(text)``. Raises :class:`PositionError` for a
+        line outside ``0 <= line <= line_count``."""
+        if 0 <= line < len(self._starts):
+            return self._starts[line]
+        if line == len(self._starts):
+            return len(self.text)
+        raise PositionError(f"line {line} outside {self.uri} ({len(self._starts)} lines)")
+
+    def line_end(self, line: int) -> int:
+        """The str offset (code points) where the 0-based ``line`` ends, before its
+        terminator. Raises :class:`PositionError` for a line outside
+        ``0 <= line < line_count``."""
+        if not 0 <= line < len(self._starts):
+            raise PositionError(f"line {line} outside {self.uri} ({len(self._starts)} lines)")
+        return self._line_bounds(line)[1]
+
+    def line_at(self, offset: int) -> int:
+        """The 0-based line that holds str ``offset`` (``0..len(text)``; the offset of a
+        terminator belongs to the line it ends). Raises :class:`PositionError` outside."""
+        if not 0 <= offset <= len(self.text):
+            raise PositionError(f"offset {offset} outside {self.uri} ({len(self.text)} chars)")
+        return bisect_right(self._starts, offset) - 1
 
     def line_text(self, line: int) -> str:
         """Text of the 0-based ``line`` without its terminator (:class:`PositionError` if

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from codesaga.errors import CodeSagaError
 from codesaga.resources import registry_file
 
 AUTO = "auto"
@@ -24,7 +25,7 @@ BUNDLED_DEFAULT = "gemma-3-270m"
 GGUF_MAGIC = b"GGUF"
 
 
-class ModelError(Exception):
+class ModelError(CodeSagaError):
     """A model cannot be used; the message says what the user should do."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from codesaga.errors import CodeSagaError
 from codesaga.resources import prompts_dir
 
 PREFIX_ONLY = "none"
@@ -26,7 +27,7 @@ _ENV = jinja2.Environment(
 )
 
 
-class PromptError(Exception):
+class PromptError(CodeSagaError):
     """A template file is missing, malformed, or needs a variable that was not given."""
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lsprotocol.types import Diagnostic, DiagnosticSeverity, Position, Range
+from lsprotocol.types import Diagnostic, DiagnosticSeverity, Range
 
 from codesaga.answers import Finding
 from codesaga.documents import Document
@@ -59,7 +59,7 @@ def _line_range(doc: Document, line: int) -> Range:
     """The non-blank part of 0-based ``line`` (the whole line when it is blank)."""
     text = doc.line_text(line)
     lead = len(text) - len(text.lstrip())
-    line_start = doc.offset_at(Position(line=line, character=0))
+    line_start = doc.line_start(line)
     start = line_start + (lead if text.strip() else 0)
     end = line_start + len(text.rstrip()) if text.strip() else line_start + len(text)
     return Range(start=doc.position_at(start), end=doc.position_at(end))

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from codesaga.errors import Superseded
+
 T = TypeVar("T")
 
 
@@ -34,10 +36,6 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, 0, current + MODEL_THREAD_NICENESS)
     except OSError:  # not allowed here: run at the normal priority
         pass
-
-
-class Superseded(Exception):
-    """The request was cancelled or replaced by a newer one before it produced an answer."""
 
 
 class Scheduler:

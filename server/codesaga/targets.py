@@ -11,7 +11,7 @@ import os
 import textwrap
 from dataclasses import dataclass
 
-from lsprotocol.types import Position, Range
+from lsprotocol.types import Range
 from tree_sitter import Node, Tree
 
 from codesaga.documents import Document
@@ -117,13 +117,13 @@ class Target:
 def line_target(doc: Document, start: int, end: int, kind: str, name: str = "") -> Target:
     """The whole lines that str offsets ``start..end`` touch; an ``end`` at the very start of
     a later line does not pull that line in (a selection of full lines ends there)."""
-    first = doc.position_at(start).line
+    first = doc.line_at(start)
     end_pos = doc.position_at(max(start, end))
     last = end_pos.line
     if last > first and end_pos.character == 0:
         last -= 1
-    line_start = doc.offset_at(Position(line=first, character=0))
-    last_start = doc.offset_at(Position(line=last, character=0))
+    line_start = doc.line_start(first)
+    last_start = doc.line_start(last)
     line_end = last_start + len(doc.line_text(last))
     return Target(
         start=line_start,
@@ -140,7 +140,7 @@ def _probe_offset(doc: Document, offset: int) -> int:
     """A cursor in a line's leading whitespace counts as just after its first character."""
     pos = doc.position_at(offset)
     line = doc.line_text(pos.line)
-    line_start = doc.offset_at(Position(line=pos.line, character=0))
+    line_start = doc.line_start(pos.line)
     stripped = len(line) - len(line.lstrip())
     if offset - line_start <= stripped < len(line):
         return line_start + stripped + 1

@@ -521,11 +521,6 @@ def test_explanation_file(tmp_path: Path) -> None:
 # ----- stale versions and the model run --------------------------------------------------------
 
 
-class _Ready:
-    def __init__(self, engine: ChatEngine) -> None:
-        self.engine = engine
-
-
 class FakeServer:
     """What produce_edit needs from CodeSagaServer."""
 
@@ -545,17 +540,14 @@ class FakeServer:
     def show(self, message: str, *, error: bool = False) -> None:
         self.shown.append(message)
 
-    async def ready_completer(self) -> _Ready:
-        return _Ready(self.engine_)
+    async def ready_engine(self) -> ChatEngine:
+        return self.engine_
 
     async def begin_progress(self, title: str, message: str) -> None:
         return None
 
     def end_progress(self, token: object, message: str) -> None:
         pass
-
-    def cancelled(self) -> Exception:
-        return RuntimeError("cancelled")
 
     def edit_document(self, version: int) -> None:
         change = TextDocumentContentChangePartial(range=at(0, 0), text="# edited\n")

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.protocol import _dict_to_object
 
 from codesaga.chat import (
@@ -36,6 +35,7 @@ from codesaga.chat import (
 )
 from codesaga.documents import DocumentStore, PositionError
 from codesaga.engine import ChatMessage, Generation, GenerationRequest
+from codesaga.errors import InvalidParams, Superseded
 from codesaga.lsp.chat import ChatArgs, ChatService, parse_args, plain
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.pipeline import Completer
@@ -477,7 +477,7 @@ async def test_service_superseded_turn_is_cancelled_and_not_stored(tmp_path: Pat
     await asyncio.to_thread(engine.started.wait, 5)
     engine.block = False
     newer = await service.chat(ChatArgs(message="new", session_id="s"))
-    with pytest.raises(JsonRpcRequestCancelled):
+    with pytest.raises(Superseded):
         await older
     assert newer["reply"] == "late"
     assert [h["content"] for h in service.history("s")] == ["new", "late"]
@@ -502,12 +502,12 @@ async def test_service_cancelled_task_stops_generation(tmp_path: Path) -> None:
 async def test_service_errors(tmp_path: Path) -> None:
     server = make_server(tmp_path, ChatFakeEngine())
     service = ChatService(server)
-    with pytest.raises(JsonRpcInvalidParams):  # never opened
+    with pytest.raises(InvalidParams):  # never opened
         await service.chat(ChatArgs(message="q", uri="file:///nope.py"))
     server.store.open("file:///a.py", "python", 1, "x = 1\n")
-    with pytest.raises(JsonRpcInvalidParams):  # range outside the document
+    with pytest.raises(InvalidParams):  # range outside the document
         await service.chat(ChatArgs(message="q", uri="file:///a.py", selection=at(40, 0)))
-    with pytest.raises(JsonRpcInvalidParams):  # does not fit the window
+    with pytest.raises(InvalidParams):  # does not fit the window
         await service.chat(ChatArgs(message="word " * 5000))
     ok = await service.chat(ChatArgs(message="q", uri="file:///a.py", selection=at(0, 1)))
     assert ok["reply"] == "result"

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypedDict
 
+from codesaga.errors import CodeSagaError
 from codesaga.prompts import FimTemplate
 
 
@@ -17,7 +18,7 @@ class ChatMessage(TypedDict):
     content: str
 
 
-class EngineError(Exception):
+class EngineError(CodeSagaError):
     """The engine could not load or generate; the message is meant for the user."""
 
 

@@ -17,7 +17,6 @@ from dataclasses import replace
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 
 from codesaga.actions import (
     CODE_ACTION_KINDS,
@@ -46,10 +45,10 @@ from codesaga.actions import (
 )
 from codesaga.documents import Document, PositionError
 from codesaga.engine import EngineError, GenerationRequest
-from codesaga.lsp.server import CodeSagaServer, JsonRpcRequestFailed
+from codesaga.errors import CodeSagaError, InvalidParams, Superseded
+from codesaga.lsp.server import CodeSagaServer
 from codesaga.prompts import PromptError
 from codesaga.review import DIAGNOSTIC_SOURCE, findings_to_diagnostics
-from codesaga.scheduler import Superseded
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def _action_data(value: object) -> ActionData:
     try:
         return ActionData.from_json(value)
     except ActionError as exc:
-        raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
+        raise InvalidParams(f"{exc}") from exc
 
 
 def _command_data(ls: CodeSagaServer, args: tuple[Any, ...], action: str) -> ActionData:
@@ -163,12 +162,11 @@ async def model_answer(
     (``temperature`` overrides the setting). ``job.truncated`` tells whether the answer
     stopped at the token limit.
 
-    Raises ActionRefused (nothing to do, too large), JsonRpcRequestFailed (no model, engine
-    failure, broken prompt template), JsonRpcInvalidParams (range outside the document) and
+    Raises ActionRefused (nothing to do, too large), CodeSagaError (no model, engine
+    failure, broken prompt template), InvalidParams (range outside the document) and
     the cancellation error when the request is cancelled.
     """
-    completer = await ls.ready_completer()
-    engine = completer.engine
+    engine = await ls.ready_engine()
     settings = ls.settings
     cancel = threading.Event()
 
@@ -199,16 +197,16 @@ async def model_answer(
         outcome = str(exc)
         raise
     except Superseded:
-        raise ls.cancelled() from None
+        raise
     except PositionError as exc:
-        raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
+        raise InvalidParams(f"{exc}") from exc
     except (EngineError, PromptError) as exc:
         outcome = str(exc)
-        raise JsonRpcRequestFailed(f"CodeSaga: {title}: {exc}") from exc
+        raise CodeSagaError(f"{title}: {exc}") from exc
     finally:
         ls.end_progress(token, outcome)
     if generation.cancelled:
-        raise ls.cancelled()
+        raise Superseded()
     job.truncated = generation.completion_tokens >= job.max_tokens
     ls.stats.count(f"action_{data.action}")
     ls.stats.tokens(
@@ -297,7 +295,7 @@ def register(server: CodeSagaServer) -> None:
                 style_guide=ls.settings.style_guide,
             )
         except PositionError as exc:
-            raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
+            raise InvalidParams(f"{exc}") from exc
         resolves, literals = _resolves_edits(ls), _takes_literals(ls)
         return [_to_lsp(offer, resolves, literals) for offer in offers]
 
@@ -342,7 +340,7 @@ def register(server: CodeSagaServer) -> None:
             job, answer = await model_answer(ls, doc, replace(data, action="explain"), lang)
             markdown = finish_explain(job, answer)
         except PositionError as exc:
-            raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
+            raise InvalidParams(f"{exc}") from exc
         except ActionRefused as exc:
             ls.show(str(exc))
             return ""
@@ -364,7 +362,7 @@ def register(server: CodeSagaServer) -> None:
             review_data = replace(data, action="review")
             job, answer = await model_answer(ls, doc, review_data, lang)
         except PositionError as exc:
-            raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
+            raise InvalidParams(f"{exc}") from exc
         except ActionRefused as exc:
             ls.show(str(exc))
             return {"findings": 0, "message": str(exc)}

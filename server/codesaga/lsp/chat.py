@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 
 from codesaga.chat import (
     ChatError,
@@ -58,9 +57,9 @@ from codesaga.chat import (
 )
 from codesaga.documents import Document, PositionError
 from codesaga.engine import Engine, EngineError, Generation, GenerationRequest
-from codesaga.lsp.server import CodeSagaServer, JsonRpcRequestFailed
+from codesaga.errors import CodeSagaError, InvalidParams, Superseded
+from codesaga.lsp.server import CodeSagaServer
 from codesaga.prompts import PromptError
-from codesaga.scheduler import Superseded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,8 +140,8 @@ def parse_args(raw: Any) -> ChatArgs:
     return ChatArgs(message=message, session_id=session_id, uri=uri, selection=selection)
 
 
-def _invalid(exc: Exception) -> JsonRpcInvalidParams:
-    return JsonRpcInvalidParams(f"CodeSaga: {exc}")
+def _invalid(exc: Exception) -> InvalidParams:
+    return InvalidParams(f"{exc}")
 
 
 class ChatService:
@@ -155,7 +154,7 @@ class ChatService:
         self._store_dir: Path | None = None
 
     def store(self) -> SessionStore:
-        """The session store; JsonRpcRequestFailed when it cannot be opened."""
+        """The session store; CodeSagaError when it cannot be opened."""
         directory = self.server.settings.resolved_cache_dir() / "chat"
         if self._store is None or self._store_dir != directory:
             if self._store is not None:
@@ -164,16 +163,16 @@ class ChatService:
             try:
                 self._store = SessionStore(directory)
             except (OSError, sqlite3.Error) as exc:
-                raise JsonRpcRequestFailed(f"CodeSaga: cannot open the chat store: {exc}") from exc
+                raise CodeSagaError(f"cannot open the chat store: {exc}") from exc
             self._store_dir = directory
         return self._store
 
     def _stored(self, action: Callable[[SessionStore], T]) -> T:
-        """Run ``action`` on the store; a database error becomes JsonRpcRequestFailed."""
+        """Run ``action`` on the store; a database error becomes CodeSagaError."""
         try:
             return action(self.store())
         except sqlite3.Error as exc:
-            raise JsonRpcRequestFailed(f"CodeSaga: chat store error: {exc}") from exc
+            raise CodeSagaError(f"chat store error: {exc}") from exc
 
     def history(self, session_id: str) -> list[dict[str, str]]:
         """The stored turns as ``{role, content}``, oldest first."""
@@ -192,8 +191,7 @@ class ChatService:
         """Check the document, wait for the model, and return the engine with a function that
         plans the turn (it counts tokens: run it on the model thread)."""
         doc: Document | None = self.server.document(args.uri) if args.uri else None
-        completer = await self.server.ready_completer()
-        engine = completer.engine
+        engine = await self.server.ready_engine()
         history = self._stored(lambda store: store.turns(session_id))
         language = self.server.settings.response_language(self.server.locale)
         max_tokens = self.server.settings.max_tokens
@@ -221,7 +219,7 @@ class ChatService:
         except (ChatError, PositionError) as exc:
             raise _invalid(exc) from exc
         except PromptError as exc:
-            raise JsonRpcRequestFailed(f"CodeSaga: {exc}") from exc
+            raise CodeSagaError(f"{exc}") from exc
         assembled = result.assembled
         return {
             "sessionId": result.session_id,
@@ -273,19 +271,19 @@ class ChatService:
             chosen, gen = await self.server.scheduler.run(cancel, work)
             outcome = "cancelled" if gen.cancelled else "done"
         except Superseded:
-            raise self.server.cancelled() from None
+            raise
         except (ChatError, PositionError) as exc:
             outcome = "failed"
             raise _invalid(exc) from exc
         except (EngineError, PromptError) as exc:
             outcome = "failed"
-            raise JsonRpcRequestFailed(f"CodeSaga: {exc}") from exc
+            raise CodeSagaError(f"{exc}") from exc
         finally:
             self.server.scheduler.finish(key, cancel)
             self._end_progress(progress, work_token is not None, outcome)
         if gen.cancelled:
             self.server.stats.count("chat_cancelled")
-            raise self.server.cancelled()
+            raise Superseded()
         self.server.stats.count("chat")
         self.server.stats.tokens(gen.prompt_tokens, gen.reused_tokens, gen.completion_tokens)
         self.server.stats.latency("chat", time.perf_counter() - started)
@@ -303,7 +301,7 @@ class ChatService:
             return {"sessionId": chosen.session_id, "reply": empty_answer(chosen.language)}
         try:
             self.store().append(chosen.session_id, [("user", chosen.message), ("assistant", reply)])
-        except (sqlite3.Error, JsonRpcRequestFailed) as exc:
+        except (sqlite3.Error, CodeSagaError) as exc:
             log.error("chat store: cannot save the turn: %s", exc)
             self.server.show(f"CodeSaga: the chat turn was not saved: {exc}", error=True)
         return {"sessionId": chosen.session_id, "reply": reply}
@@ -388,7 +386,7 @@ def _follow_client_cancel(server: CodeSagaServer) -> None:
 
 def _command_args(args: tuple[Any, ...]) -> ChatArgs:
     if len(args) != 1:
-        raise JsonRpcInvalidParams(
+        raise InvalidParams(
             "CodeSaga: expected one argument: {sessionId?, message, textDocument?, range?} "
             "or a message string"
         )
@@ -400,7 +398,7 @@ def _command_args(args: tuple[Any, ...]) -> ChatArgs:
 
 def _session_arg(args: tuple[Any, ...]) -> str:
     if len(args) != 1:
-        raise JsonRpcInvalidParams("CodeSaga: expected one argument: the sessionId")
+        raise InvalidParams("expected one argument: the sessionId")
     try:
         return check_session_id(plain(args[0]))
     except ValueError as exc:
@@ -423,7 +421,7 @@ def register(server: CodeSagaServer) -> None:
     async def chat_request(ls: CodeSagaServer, params: Any) -> dict[str, Any]:
         raw = plain(params)
         if not isinstance(raw, dict):
-            raise JsonRpcInvalidParams(
+            raise InvalidParams(
                 "CodeSaga: expected params {sessionId?, message, textDocument?, range?}"
             )
         try:

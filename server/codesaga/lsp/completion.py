@@ -8,13 +8,10 @@ import re
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 
-from codesaga.documents import Document, PositionError
-from codesaga.engine import EngineError
-from codesaga.lsp.server import CodeSagaServer, JsonRpcRequestFailed
+from codesaga.documents import Document
+from codesaga.lsp.server import CodeSagaServer
 from codesaga.pipeline import Suggestion
-from codesaga.scheduler import Superseded
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +25,14 @@ _WORD_TAIL = re.compile(r"[\w$]+$")
 async def suggest(
     server: CodeSagaServer, uri: str, position: types.Position, *, fresh: bool = False
 ) -> tuple[Document, Suggestion]:
-    """Get the document, ask the completer, map failures to JSON-RPC errors. ``fresh``: ask
-    the model anew (see :meth:`Completer.complete`).
+    """Get the document and ask the completer. ``fresh``: ask the model anew (see
+    :meth:`Completer.complete`, which lists the errors raised).
 
     The document's tree may be stale (edited, not re-parsed): the completion context only
     reads imports and enclosing headers from it, and must not wait for a parse."""
     doc = server.document(uri, parsed=False)
     completer = await server.ready_completer()
-    try:
-        return doc, await completer.complete(doc, position, fresh=fresh)
-    except PositionError as exc:
-        raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
-    except Superseded:
-        raise server.cancelled() from None
-    except EngineError as exc:
-        raise JsonRpcRequestFailed(f"CodeSaga: {exc}") from exc
+    return doc, await completer.complete(doc, position, fresh=fresh)
 
 
 def register(server: CodeSagaServer) -> None:

@@ -7,6 +7,7 @@ import logging
 from lsprotocol import types
 
 from codesaga.documents import DocumentError
+from codesaga.errors import InvalidParams
 from codesaga.lsp.server import CodeSagaServer
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,7 @@ def register(server: CodeSagaServer) -> None:
         try:
             ls.store.open(doc.uri, doc.language_id, doc.version, doc.text)
         except (DocumentError, ValueError) as exc:
-            ls.show(f"CodeSaga: cannot open {doc.uri}: {exc}", error=True)
-            return
+            raise InvalidParams(f"cannot open {doc.uri}: {exc}") from exc
         if ls.completer is not None:  # else the model load prewarms the last one opened
             ls.completer.prewarm(ls.store.get(doc.uri))
 
@@ -58,7 +58,7 @@ def register(server: CodeSagaServer) -> None:
                 params.text_document.uri, params.text_document.version, params.content_changes
             )
         except DocumentError as exc:
-            ls.show(f"CodeSaga: change ignored: {exc}", error=True)
+            raise InvalidParams(f"change ignored: {exc}", ko=f"변경을 무시했습니다: {exc}") from exc
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CodeSagaServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -10,20 +10,21 @@ import asyncio
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pydantic import ValidationError
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
 from codesaga import __version__
 from codesaga.cache import CompletionCache
-from codesaga.documents import Document, DocumentError, DocumentStore
-from codesaga.engine import Engine, EngineError
+from codesaga.documents import Document, DocumentStore
+from codesaga.engine import Engine
+from codesaga.errors import CodeSagaError, Language
 from codesaga.loader import load_engine
-from codesaga.models import ModelError
+from codesaga.lsp.errors import answers, notices
 from codesaga.pipeline import Completer
 from codesaga.scheduler import Scheduler
 from codesaga.settings import SECTION, Settings, describe_error, merge
@@ -41,10 +42,15 @@ RELOAD_KEYS = ("model", "backend", "openai", "gpu_layers", "context_size", "fim_
 """Settings whose change needs a new engine."""
 
 
-class JsonRpcRequestFailed(JsonRpcException):
-    """LSP ``RequestFailed``: the request was valid but the server could not answer it."""
+class ModelUnavailable(CodeSagaError):
+    """No model to answer with: it failed to load, or is still loading."""
 
-    CODE = -32803
+
+def is_notification(method: str) -> bool:
+    """Whether ``method`` is an LSP notification (no reply), by lsprotocol's method table;
+    custom methods (``codesaga/chat``) are requests."""
+    entry = types.METHOD_TO_TYPES.get(method)
+    return entry is not None and entry[1] is None and method != types.SHUTDOWN
 
 
 class CodeSagaServer(LanguageServer):
@@ -64,6 +70,26 @@ class CodeSagaServer(LanguageServer):
         self.model_error: str | None = None
         self._ready: asyncio.Event | None = None
         self._loading: asyncio.Task[None] | None = None
+
+    # ----- handlers ---------------------------------------------------------------------------
+
+    def feature(self, feature_name: str, options: Any | None = None) -> Callable[..., Any]:
+        """pygls's ``feature`` decorator, with the handler wrapped so that a CodeSagaError it
+        raises reaches the client as one clear message (see :mod:`codesaga.lsp.errors`)."""
+        register = super().feature(feature_name, options)
+        guard = notices if is_notification(feature_name) else answers
+        return lambda handler: register(guard(handler))
+
+    def command(self, command_name: str) -> Callable[..., Any]:
+        """pygls's ``command`` decorator, with the handler wrapped like :meth:`feature`'s."""
+        register = super().command(command_name)
+        return lambda handler: register(answers(handler))
+
+    @property
+    def language(self) -> Language:
+        """The language of CodeSaga's messages and of what the model writes for the user:
+        the ``language`` setting, or with ``auto`` the client's locale (``ko*``: Korean)."""
+        return self.settings.response_language(self.locale)
 
     # ----- settings ---------------------------------------------------------------------------
 
@@ -144,7 +170,7 @@ class CodeSagaServer(LanguageServer):
             opened = self.store.uris()
             if opened:  # documents opened while the model loaded: the last one is warmed
                 self.completer.prewarm(self.store.get(opened[-1]))
-        except (ModelError, EngineError, OSError) as exc:
+        except (CodeSagaError, OSError) as exc:
             self.model_error = str(exc)
             message = f"model failed to load: {exc}"
             self.show(f"CodeSaga: {message}", error=True)
@@ -159,35 +185,43 @@ class CodeSagaServer(LanguageServer):
         if self._ready is None:
             self.start_model_load()
 
+    async def ready_engine(self) -> Engine:
+        """The engine once the model is loaded (for chat and code actions); waits up to
+        MODEL_WAIT_SECONDS. Raises ModelUnavailable as :meth:`ready_completer` does."""
+        await self.ready_completer()
+        assert self.engine is not None
+        return self.engine
+
     async def ready_completer(self) -> Completer:
         """The completer once the model is loaded; waits up to MODEL_WAIT_SECONDS.
 
-        Raises JsonRpcRequestFailed when the model failed to load or is still loading.
+        Raises ModelUnavailable when the model failed to load or is still loading.
         """
         self.ensure_model_loading()
         assert self._ready is not None
         try:
             await asyncio.wait_for(self._ready.wait(), MODEL_WAIT_SECONDS)
         except TimeoutError:
-            raise JsonRpcRequestFailed("CodeSaga: the model is still loading") from None
+            raise ModelUnavailable(
+                "the model is still loading", ko="모델을 아직 불러오는 중입니다"
+            ) from None
         if self.completer is None:
-            raise JsonRpcRequestFailed(f"CodeSaga: no model: {self.model_error}")
+            raise ModelUnavailable(
+                f"no model: {self.model_error}", ko=f"모델이 없습니다: {self.model_error}"
+            )
         return self.completer
 
     # ----- helpers ----------------------------------------------------------------------------
 
     def document(self, uri: str, *, parsed: bool = True) -> Document:
-        """The open document, or JsonRpcInvalidParams when the client never opened it.
+        """The open document; raises UnknownDocumentError when the client never opened it.
 
         ``parsed``: with a fresh syntax tree (parsed here if the store's background parse
         has not caught up with the last change); False: the latest snapshot at once, whose
         tree may be the previous one edited to match (enough for completion context and
         version checks; see :attr:`codesaga.documents.Document.tree_stale`).
         """
-        try:
-            return self.store.parsed(uri) if parsed else self.store.get(uri)
-        except DocumentError as exc:
-            raise JsonRpcInvalidParams(f"CodeSaga: {exc}") from exc
+        return self.store.parsed(uri) if parsed else self.store.get(uri)
 
     def show(self, message: str, *, error: bool = False) -> None:
         """``window/showMessage``, logged too."""
@@ -233,7 +267,3 @@ class CodeSagaServer(LanguageServer):
         """End a progress started with :meth:`begin_progress`."""
         if token is not None:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-
-    def cancelled(self) -> JsonRpcException:
-        """The error for a request that a newer one superseded."""
-        return JsonRpcRequestCancelled("CodeSaga: superseded by a newer request")

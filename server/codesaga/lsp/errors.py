@@ -1,0 +1,94 @@
+"""The one place where a :class:`~codesaga.errors.CodeSagaError` becomes a protocol answer.
+
+Every handler in ``lsp/`` is wrapped by :func:`answers` (requests and commands: the error
+becomes the JSON-RPC error of the reply, with the error's code and its message in the user's
+language) or :func:`notices` (notifications, which have no reply: the message is shown with
+``window/showMessage``). Either way the error is logged once and the server goes on serving.
+Exceptions that are not CodeSagaErrors are bugs; they are left to pygls, which logs them and
+answers InternalError.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+
+from pygls.exceptions import JsonRpcException
+
+from codesaga.errors import CodeSagaError, ErrorCode
+
+if TYPE_CHECKING:
+    from codesaga.lsp.server import CodeSagaServer
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def rpc_error(ls: CodeSagaServer, exc: CodeSagaError) -> JsonRpcException:
+    """``exc`` as the JSON-RPC error a request is answered with: its code, and its message in
+    the user's language prefixed with "CodeSaga: "."""
+    return JsonRpcException(f"CodeSaga: {exc.text(ls.language)}", code=int(exc.code))
+
+
+def _logged(exc: CodeSagaError) -> None:
+    level = logging.DEBUG if exc.code == ErrorCode.REQUEST_CANCELLED else logging.INFO
+    log.log(level, "%s: %s", type(exc).__name__, exc.message)
+
+
+def answers(handler: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a request or command handler ``(ls, *args)``, sync or async: a CodeSagaError it
+    raises becomes the reply's JSON-RPC error (see :func:`rpc_error`)."""
+    if inspect.iscoroutinefunction(handler):
+        coroutine = cast(Callable[..., Awaitable[Any]], handler)
+
+        @functools.wraps(handler)
+        async def wrapped_async(ls: CodeSagaServer, *args: Any) -> Any:
+            try:
+                return await coroutine(ls, *args)
+            except CodeSagaError as exc:
+                _logged(exc)
+                raise rpc_error(ls, exc) from exc
+
+        return cast(Callable[P, R], wrapped_async)
+
+    @functools.wraps(handler)
+    def wrapped(ls: CodeSagaServer, *args: Any) -> Any:
+        try:
+            return cast(Callable[..., Any], handler)(ls, *args)
+        except CodeSagaError as exc:
+            _logged(exc)
+            raise rpc_error(ls, exc) from exc
+
+    return cast(Callable[P, R], wrapped)
+
+
+def notices(handler: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a notification handler ``(ls, params)``, sync or async: a CodeSagaError it raises
+    is shown to the user (``window/showMessage``, as an error) and the handler returns None."""
+    if inspect.iscoroutinefunction(handler):
+        coroutine = cast(Callable[..., Awaitable[Any]], handler)
+
+        @functools.wraps(handler)
+        async def wrapped_async(ls: CodeSagaServer, *args: Any) -> Any:
+            try:
+                return await coroutine(ls, *args)
+            except CodeSagaError as exc:
+                ls.show(f"CodeSaga: {exc.text(ls.language)}", error=True)
+                return None
+
+        return cast(Callable[P, R], wrapped_async)
+
+    @functools.wraps(handler)
+    def wrapped(ls: CodeSagaServer, *args: Any) -> Any:
+        try:
+            return cast(Callable[..., Any], handler)(ls, *args)
+        except CodeSagaError as exc:
+            ls.show(f"CodeSaga: {exc.text(ls.language)}", error=True)
+            return None
+
+    return cast(Callable[P, R], wrapped)
