@@ -63,10 +63,10 @@ def cmd_complete(args: argparse.Namespace) -> int:
     from lsprotocol.types import Position
 
     from codesaga.cache import CompletionCache
+    from codesaga.completion import Completer, Suggestion
     from codesaga.documents import DocumentStore
     from codesaga.engine import Generation
     from codesaga.loader import load_engine
-    from codesaga.pipeline import Completer, Suggestion
     from codesaga.scheduler import Scheduler
     from codesaga.settings import Settings
     from codesaga.syntax.languages import grammar_name
@@ -89,9 +89,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
     )
 
     async def complete() -> tuple[Suggestion, Generation | None]:
-        suggestion = await completer.complete(
-            doc, Position(line=args.line, character=args.character)
-        )
+        position = Position(line=args.line, character=args.character)
+        suggestion = await completer.complete(doc, doc.offset_at(position))
         # a cache or type-through answer left no generation behind; a model answer's own
         # generation may go on past it (lookahead): its counts are taken once it has ended
         gen = await completer.generation(uri) if suggestion.source == "model" else None

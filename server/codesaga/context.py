@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from lsprotocol.types import Position
-
 from codesaga.documents import Document
 from codesaga.postprocess import CursorContext, Mode, decide_mode, detect_indent_unit
 from codesaga.syntax.scopes import enclosing_scopes, import_spans
@@ -89,20 +87,18 @@ class CompletionContext:
 
 def build_completion_context(
     doc: Document,
-    position: Position,
+    offset: int,
     line_tokens: LineTokens,
     budget: Budget,
     max_lines: int = 12,
 ) -> CompletionContext:
-    """Build the context at ``position`` (LSP, UTF-16 code units).
+    """Build the context at str ``offset`` (code points, ``0..len(doc.text)``).
 
-    Raises :class:`codesaga.documents.PositionError` when the position is outside the document.
+    Raises :class:`codesaga.documents.PositionError` when the offset is outside the document.
     """
-    offset = doc.offset_at(position)
-    cursor_pos = doc.position_at(offset)  # clamped
-    line_no = cursor_pos.line
+    line_no = doc.line_at(offset)
     line = doc.line_text(line_no)
-    line_start = offset - _str_column(doc, offset, line_no)
+    line_start = doc.line_start(line_no)
     line_prefix = doc.text[line_start:offset]
     line_suffix = line[len(line_prefix) :]
 
@@ -136,22 +132,18 @@ def build_completion_context(
     )
 
 
-def first_window_end(doc: Document, line_tokens: LineTokens, budget: Budget) -> Position:
-    """Where the longest prefix window that starts at the document's first line ends: the
-    start of the first line that no longer fits ``budget.prefix`` tokens, or the document's
-    end. The prompt of a cursor anywhere before it starts with the same text (its window
-    starts at line 0 too), so a KV cache filled with this prompt serves all of them."""
+def first_window_end(doc: Document, line_tokens: LineTokens, budget: Budget) -> int:
+    """Where (a str offset) the longest prefix window that starts at the document's first
+    line ends: the start of the first line that no longer fits ``budget.prefix`` tokens, or
+    the document's end. The prompt of a cursor anywhere before it starts with the same text
+    (its window starts at line 0 too), so a KV cache filled with this prompt serves all of
+    them."""
     used = 0
     for line_no in range(doc.line_count):
         used += line_tokens(doc.line_text(line_no))
         if used > budget.prefix:
-            return Position(line=line_no, character=0)
-    return doc.position_at(len(doc.text))
-
-
-def _str_column(doc: Document, offset: int, line_no: int) -> int:
-    """Column of ``offset`` in str indices (the document converts from UTF-16 for us)."""
-    return offset - doc.line_start(line_no)
+            return doc.line_start(line_no)
+    return len(doc.text)
 
 
 def _prefix_start(doc: Document, line_no: int, line_tokens: LineTokens, budget: int) -> int:

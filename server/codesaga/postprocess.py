@@ -37,11 +37,11 @@ __all__ = [
     "detect_indent_unit",
     "drop_repetition",
     "finalize",
+    "lookahead_stops",
     "max_tokens_for",
-    "next_line_settled",
     "postprocess",
-    "settled",
     "strip_artifacts",
+    "suggestion_stops",
     "trim_following_overlap",
     "trim_suffix_overlap",
     "truncate_multi_line",
@@ -617,11 +617,11 @@ def finalize(text: str, ctx: CursorContext, mode: Mode) -> str:
     return text
 
 
-def settled(raw: str, ctx: CursorContext, mode: Mode) -> bool:
-    """Whether :func:`postprocess` of ``raw`` can no longer change as the model goes on, so a
-    streaming generation may stop: an end-of-text marker was produced; in single-line mode a
-    newline; in multi-line mode a finished line ends the block (see
-    :func:`truncate_multi_line`) or repeats the code below the cursor (see
+def suggestion_stops(raw: str, ctx: CursorContext, mode: Mode) -> bool:
+    """The stopping criterion of one suggestion: whether :func:`postprocess` of ``raw`` can
+    no longer change as the model goes on, so a streaming generation may stop: an end-of-text
+    marker was produced; in single-line mode a newline; in multi-line mode a finished line
+    ends the block (see :func:`truncate_multi_line`) or repeats the code below the cursor (see
     :func:`trim_following_overlap`). Only lines followed by a newline count as finished.
     """
     if _has_end_marker(raw):
@@ -636,12 +636,13 @@ def settled(raw: str, ctx: CursorContext, mode: Mode) -> bool:
     return trim_following_overlap("\n".join(finished), ctx) != "\n".join(finished)
 
 
-def next_line_settled(raw: str, ctx: CursorContext) -> bool:
-    """Whether ``raw``, the model's text at the end of the cursor's line, holds the rest of
-    that line and a settled suggestion for the next non-blank line (see :func:`settled`): that
-    one line, or the whole block when the finished line opens one (``def f():`` then its
-    body). This bounds the lookahead that prepares the next line's suggestion while the user
-    types the current one. An end-of-text marker settles it too.
+def lookahead_stops(raw: str, ctx: CursorContext) -> bool:
+    """The stopping criterion of the speculative lookahead: whether ``raw``, the model's text
+    at the end of the cursor's line, holds the rest of that line and a whole suggestion for
+    the next non-blank line (see :func:`suggestion_stops`): that one line, or the whole block
+    when the finished line opens one (``def f():`` then its body). This bounds the lookahead
+    that prepares the next line's suggestion while the user types the current one. An
+    end-of-text marker stops it too.
     """
     if _has_end_marker(raw):
         return True
@@ -663,7 +664,7 @@ def next_line_settled(raw: str, ctx: CursorContext) -> bool:
         max_lines=ctx.max_lines,
     )
     if decide_mode(after) is Mode.MULTI_LINE:
-        return settled(body, after, Mode.MULTI_LINE)
+        return suggestion_stops(body, after, Mode.MULTI_LINE)
     return "\n" in body and bool(body.split("\n", 1)[0].strip())
 
 

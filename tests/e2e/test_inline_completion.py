@@ -186,11 +186,11 @@ async def test_prefetch_after_acceptance(client: LanguageClient) -> None:
     assert now.get("model", 0) == before.get("model", 0)
 
 
-async def test_opening_a_document_prewarms_its_prompt(client: LanguageClient) -> None:
+async def test_opening_a_document_prefills_its_prompt(client: LanguageClient) -> None:
     text = (FIXTURES / "orders.py").read_text(encoding="utf-8")
     text, positions = strip_markers(text)
-    uri = "file:///prewarm/orders.py"
-    prewarmed = (await counts(client)).get("prewarm", 0)
+    uri = "file:///prefill/orders.py"
+    prefilled = (await counts(client)).get("prefill", 0)
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
             text_document=types.TextDocumentItem(
@@ -199,7 +199,7 @@ async def test_opening_a_document_prewarms_its_prompt(client: LanguageClient) ->
         )
     )
     for _ in range(300):  # the prefill runs in the background, through the model
-        if (await counts(client)).get("prewarm", 0) > prewarmed:
+        if (await counts(client)).get("prefill", 0) > prefilled:
             break
         await asyncio.sleep(0.1)
     generations = (await counts(client)).get("generations", 0)

@@ -48,11 +48,13 @@ from codesaga.bench.script import (
     summary,
 )
 from codesaga.cli import build_parser
+from codesaga.completion import Completer
+from codesaga.completion.prompt import PromptBuilder
 from codesaga.documents import DocumentStore
+from codesaga.errors import Superseded
 from codesaga.lsp import create_server
 from codesaga.lsp.stats import STATS_COMMAND, _proc_status, memory
-from codesaga.pipeline import Completer
-from codesaga.scheduler import Scheduler, Superseded
+from codesaga.scheduler import Scheduler
 from codesaga.stats import MAX_GENERATION_RECORDS, DecodeClock, Stats
 from codesaga.syntax.scopes import has_errors
 
@@ -228,13 +230,13 @@ async def test_pipeline_records_each_generation_cancelled_ones_too() -> None:
     scheduler = Scheduler()
     completer = Completer(engine, scheduler, None, max_tokens=16, temperature=0.0, stats=stats)
     doc = DocumentStore().open("file:///a.py", "python", 1, "def f():\n    return ")
-    await completer.complete(doc, Position(line=1, character=11))
+    await completer.complete(doc, doc.offset_at(Position(line=1, character=11)))
     [record] = list(stats.generations)
     assert record["cancelled"] is False and record["completion_tokens"] == 1
 
     blocking = FakeEngine(block=True)
     completer = Completer(blocking, scheduler, None, max_tokens=16, temperature=0.0, stats=stats)
-    task = asyncio.ensure_future(completer.complete(doc, Position(line=1, character=11)))
+    task = asyncio.ensure_future(completer.complete(doc, len(doc.text)))
     await asyncio.to_thread(blocking.started.wait, 5)
     task.cancel()
     with pytest.raises((asyncio.CancelledError, Superseded)):
@@ -279,17 +281,14 @@ def test_overhead_times_every_stage_on_a_big_file() -> None:
     assert all(t >= 0.0 for t in result.total_ms)
 
 
-def test_server_request_rebuilds_the_pipeline_prompt() -> None:
-    engine = FakeEngine()
-    scheduler = Scheduler()
-    completer = Completer(engine, scheduler, None, max_tokens=40, temperature=0.1)
+def test_server_request_rebuilds_the_completion_prompt() -> None:
+    prompts = PromptBuilder(FakeEngine(), max_tokens=40, temperature=0.1)
     text = "def f(x):\n    "
     pause = PausePoint("a.py", "python", text, len(text), end_position(text))
-    request = server_request(completer, pause)
+    request = server_request(prompts, pause)
     doc = DocumentStore().open("file:///a.py", "python", 1, text)
-    assert request.prompt == completer.prompt_for(completer.context_at(doc, pause.position))
+    assert request.prompt == prompts.prompt_for(prompts.context_at(doc, len(text)))
     assert request.temperature == 0.1 and 1 <= request.max_tokens <= 40
-    scheduler.shutdown()
 
 
 # ----- the report ----------------------------------------------------------------------------

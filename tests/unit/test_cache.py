@@ -1,10 +1,12 @@
-"""Exact-key cache on disk and type-through reuse."""
+"""Exact-key cache on disk, type-through reuse and the document sessions that hold it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from codesaga.cache import CompletionCache, TypeThrough, cache_key
+from codesaga.cache import CompletionCache, cache_key
+from codesaga.completion.typethrough import remember, typed_through
+from codesaga.sessions import Sessions
 
 
 def test_key_ignores_argument_order_but_not_values() -> None:
@@ -22,12 +24,33 @@ def test_disk_cache_round_trip(tmp_path: Path) -> None:
 
 
 def test_type_through() -> None:
-    tt = TypeThrough()
-    tt.remember("u", "def f(", "a, b):")
-    assert tt.lookup("u", "def f(a") == ", b):"
-    assert tt.lookup("u", "def f(a, b):") is None  # typed all of it
-    assert tt.lookup("u", "def f(x") is None  # typed something else
-    assert tt.lookup("u", "def f(") is None  # nothing typed yet: the exact cache answers
-    assert tt.lookup("other", "def f(a") is None
-    tt.forget("u")
-    assert tt.lookup("u", "def f(a") is None
+    sessions = Sessions()
+    session = sessions.open("u")
+    remember(session, "def f(", "a, b):")
+    assert typed_through(session.shown, "def f(a") == ", b):"
+    assert typed_through(session.shown, "def f(a, b):") is None  # typed all of it
+    assert typed_through(session.shown, "def f(x") is None  # typed something else
+    assert typed_through(session.shown, "def f(") is None  # nothing typed: the cache answers
+    assert typed_through(sessions.get("other").shown, "def f(a") is None
+    remember(session, "def f(", "")  # an empty answer forgets the suggestion
+    assert typed_through(session.shown, "def f(a") is None
+    remember(session, "def f(", "a, b):")
+    sessions.close("u")
+    assert sessions.find("u") is None and session.shown is None and session.closed
+
+
+def test_a_session_cancels_its_older_work_and_all_of_it_when_closed() -> None:
+    sessions = Sessions()
+    session = sessions.open("file:///a.py")
+    first = session.begin_work()
+    second = session.begin_work()
+    other = sessions.open("file:///b.py").begin_work()
+    assert first.is_set() and not second.is_set() and not other.is_set()
+    number = session.next_request()
+    assert session.is_latest(number)
+    session.next_request()
+    assert not session.is_latest(number)
+    reopened = sessions.open("file:///a.py")  # a second didOpen starts afresh
+    assert second.is_set() and reopened is not session and reopened.requests == 0
+    sessions.close("file:///b.py")
+    assert other.is_set()

@@ -33,12 +33,12 @@ from codesaga.chat import (
     trim_history,
     user_message,
 )
+from codesaga.completion import Completer
 from codesaga.documents import DocumentStore, PositionError
 from codesaga.engine import ChatMessage, Generation, GenerationRequest
 from codesaga.errors import InvalidParams, Superseded
 from codesaga.lsp.chat import ChatArgs, ChatService, parse_args, plain
 from codesaga.lsp.server import CodeSagaServer
-from codesaga.pipeline import Completer
 from codesaga.prompts import prompt_file
 from codesaga.settings import Settings
 

@@ -36,7 +36,10 @@ def test_small_file_has_everything_in_the_window() -> None:
     doc, text = python_doc(3)
     line = text.splitlines().index("        return ")
     ctx = build_completion_context(
-        doc, Position(line=line, character=15), LineTokens(count), Budget(500, 200, 100)
+        doc,
+        doc.offset_at(Position(line=line, character=15)),
+        LineTokens(count),
+        Budget(500, 200, 100),
     )
     assert ctx.prefix == text[: ctx.offset]
     assert ctx.context == ""  # nothing lies outside the window
@@ -49,7 +52,10 @@ def test_window_on_snapped_line_boundary_keeps_imports_and_scope() -> None:
     doc, text = python_doc(400)
     line = text.splitlines().index("        return ")
     ctx = build_completion_context(
-        doc, Position(line=line, character=15), LineTokens(count), Budget(300, 50, 100)
+        doc,
+        doc.offset_at(Position(line=line, character=15)),
+        LineTokens(count),
+        Budget(300, 50, 100),
     )
     assert ctx.window_start_line % SNAP_LINES == 0
     assert ctx.prefix.startswith("        total += ")  # a whole line
@@ -63,30 +69,39 @@ def test_window_on_snapped_line_boundary_keeps_imports_and_scope() -> None:
 def test_first_window_end_reaches_as_far_as_a_window_from_line_zero() -> None:
     doc, text = python_doc(400)
     budget, tokens = Budget(300, 50, 100), LineTokens(count)
-    end = first_window_end(doc, tokens, budget)
+    end_offset = first_window_end(doc, tokens, budget)
+    end = doc.position_at(end_offset)
     assert 0 < end.line < doc.line_count - 1 and end.character == 0
     fits = sum(count(x + "\n") for x in text.splitlines()[: end.line])
     assert fits <= 300 < fits + count(text.splitlines()[end.line] + "\n")
     # a cursor anywhere before it has a window from line 0: its prompt starts the same
     for line in (1, end.line // 2, end.line):
-        ctx = build_completion_context(doc, Position(line=line, character=0), tokens, budget)
+        ctx = build_completion_context(
+            doc, doc.offset_at(Position(line=line, character=0)), tokens, budget
+        )
         assert ctx.window_start_line == 0 and ctx.context == ""
-    past = build_completion_context(doc, Position(line=end.line + 1, character=0), tokens, budget)
+    past = build_completion_context(
+        doc, doc.offset_at(Position(line=end.line + 1, character=0)), tokens, budget
+    )
     assert past.window_start_line > 0
     small, small_text = python_doc(3)
-    assert first_window_end(small, tokens, budget) == small.position_at(len(small_text))
+    assert first_window_end(small, tokens, budget) == len(small_text)
 
 
 def test_window_start_is_stable_while_typing() -> None:
     doc, text = python_doc(400)
     line = text.splitlines().index("        return ")
     budget, tokens = Budget(300, 50, 100), LineTokens(count)
-    first = build_completion_context(doc, Position(line=line, character=15), tokens, budget)
+    first = build_completion_context(
+        doc, doc.offset_at(Position(line=line, character=15)), tokens, budget
+    )
     store = DocumentStore()
     typed = store.open(
         "file:///r.py", "python", 1, text.replace("        return ", "        return t")
     )
-    second = build_completion_context(typed, Position(line=line, character=16), tokens, budget)
+    second = build_completion_context(
+        typed, typed.offset_at(Position(line=line, character=16)), tokens, budget
+    )
     assert second.window_start_line == first.window_start_line
     assert second.prefix.startswith(first.prefix)
 
@@ -116,8 +131,10 @@ def test_stale_tree_after_a_keystroke_gives_the_same_context() -> None:
         )
         assert doc.tree_stale
         cursor = Position(line=line, character=column + 1)
-        stale = build_completion_context(doc, cursor, tokens, budget)
-        fresh = build_completion_context(store.parsed(doc.uri), cursor, tokens, budget)
+        stale = build_completion_context(doc, doc.offset_at(cursor), tokens, budget)
+        fresh = build_completion_context(
+            store.parsed(doc.uri), doc.offset_at(cursor), tokens, budget
+        )
         assert stale == fresh
         assert stale.context == (
             "import os\nfrom pathlib import Path\nclass Report:\n    def total(self, values):\n"
@@ -128,7 +145,7 @@ def test_block_opener_gives_multi_line() -> None:
     text = "def f(x):\n    \n\ndef g():\n    pass\n"
     doc = DocumentStore().open("file:///m.py", "python", 1, text)
     ctx = build_completion_context(
-        doc, Position(line=1, character=4), LineTokens(count), Budget(500, 100, 100)
+        doc, doc.offset_at(Position(line=1, character=4)), LineTokens(count), Budget(500, 100, 100)
     )
     assert ctx.mode is Mode.MULTI_LINE
 
@@ -137,7 +154,7 @@ def test_past_a_blank_line() -> None:
     text = "def f(x):\n    y = x\n    \n"
     doc = DocumentStore().open("file:///b.py", "python", 1, text)
     at = build_completion_context(
-        doc, Position(line=2, character=4), LineTokens(count), Budget(500, 100, 100)
+        doc, doc.offset_at(Position(line=2, character=4)), LineTokens(count), Budget(500, 100, 100)
     )
     past = past_blank_line(at)
     assert past is not None
@@ -145,7 +162,7 @@ def test_past_a_blank_line() -> None:
     assert past.cursor.line_prefix == "" and past.cursor.previous_line == "    y = x"
     assert past.mode is Mode.SINGLE_LINE
     code = build_completion_context(
-        doc, Position(line=1, character=9), LineTokens(count), Budget(500, 100, 100)
+        doc, doc.offset_at(Position(line=1, character=9)), LineTokens(count), Budget(500, 100, 100)
     )
     assert past_blank_line(code) is None
 

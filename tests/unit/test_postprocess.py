@@ -16,11 +16,11 @@ from codesaga.postprocess import (
     detect_indent_unit,
     drop_repetition,
     finalize,
+    lookahead_stops,
     max_tokens_for,
-    next_line_settled,
     postprocess,
-    settled,
     strip_artifacts,
+    suggestion_stops,
     trim_following_overlap,
     trim_suffix_overlap,
     truncate_multi_line,
@@ -399,9 +399,9 @@ def test_truncate_multi_line(text: str, context: CursorContext, expected: str) -
         pytest.param("a<|endoftext|>", ctx("def f():"), MULTI, True, id="end-of-text marker"),
     ],
 )
-def test_settled(raw: str, context: CursorContext, mode: Mode, expected: bool) -> None:
-    assert settled(raw, context, mode) is expected
-    if expected:  # more text changes nothing once settled
+def test_suggestion_stops(raw: str, context: CursorContext, mode: Mode, expected: bool) -> None:
+    assert suggestion_stops(raw, context, mode) is expected
+    if expected:  # more text changes nothing once it stops
         assert postprocess(raw + "\n    more\nstuff\n", context, mode) == postprocess(
             raw, context, mode
         )
@@ -647,5 +647,5 @@ def test_detect_indent_unit(text: str, expected: str) -> None:
         pytest.param(" w<|endoftext|>", ctx("    return"), True, id="end-of-text marker"),
     ],
 )
-def test_next_line_settled(raw: str, context: CursorContext, expected: bool) -> None:
-    assert next_line_settled(raw, context) is expected
+def test_lookahead_stops(raw: str, context: CursorContext, expected: bool) -> None:
+    assert lookahead_stops(raw, context) is expected

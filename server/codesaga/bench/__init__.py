@@ -138,9 +138,8 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
     cannot be resolved.
     """
     from codesaga.bench import local
+    from codesaga.completion.prompt import PromptBuilder
     from codesaga.models import resolve
-    from codesaga.pipeline import Completer
-    from codesaga.scheduler import Scheduler
     from codesaga.settings import Settings
 
     started = time.perf_counter()
@@ -169,15 +168,10 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
             n_threads=settings.threads,
             fim_family=settings.fim_family,
         )
-        scheduler = Scheduler()
         try:
             phases.mark("naive_load")
-            completer = Completer(
-                engine,
-                scheduler,
-                None,
-                max_tokens=settings.max_tokens,
-                temperature=settings.temperature,
+            prompts = PromptBuilder(
+                engine, max_tokens=settings.max_tokens, temperature=settings.temperature
             )
             env = dict(os.environ)
             env.update(CODESAGA_CACHE_DIR=str(Path(tmp) / "cache"), CODESAGA_MODEL=str(model_path))
@@ -192,7 +186,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
             raw: list[local.DecodeSample] = []
 
             async def raw_decode(i: int) -> None:
-                request = local.server_request(completer, arm.run.pauses[i])
+                request = local.server_request(prompts, arm.run.pauses[i])
                 raw.extend(await asyncio.to_thread(local.run_raw_decode, engine, [request]))
                 progress.update(engine_task, description="raw decode", completed=len(raw))
 
@@ -219,7 +213,6 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
             )
             phases.mark("overhead")
         finally:
-            scheduler.shutdown()
             engine.close()
 
     other = _other_cpu_share(cpu_start, _cpu_times())

@@ -5,7 +5,7 @@ never share the CPU): the naive arm, raw decode speed, and the server's own over
   the server arm it completes all the text before the cursor (tail-truncated to fit the
   context window) with the same ``maxTokens``, stopping at a newline.
 * Raw decode: the same ``Llama`` object streams the server's own prompt for each pause point
-  (rebuilt in-process by the real :class:`~codesaga.pipeline.Completer`), with the server's
+  (rebuilt in-process by the real :class:`~codesaga.completion.Completer`), with the server's
   token bound, stop strings and sampling, and times the decode phase as the server's
   :class:`~codesaga.stats.DecodeClock` does.
 * Overhead: every step of a keystroke except the model (didChange: the text and an edited
@@ -29,11 +29,13 @@ from lsprotocol.types import Range, TextDocumentContentChangePartial
 from codesaga.bench.live import PausePoint
 from codesaga.bench.script import advance, end_position, keystrokes
 from codesaga.cache import CompletionCache
+from codesaga.completion import Completer
+from codesaga.completion.prompt import PromptBuilder, heal, healed_whitespace
+from codesaga.completion.typethrough import remember, typed_through
 from codesaga.documents import DocumentStore
 from codesaga.engine import Engine, Generation, GenerationRequest
 from codesaga.engine.llama import SAMPLING, LlamaEngine
-from codesaga.pipeline import Completer, heal, healed_whitespace
-from codesaga.postprocess import Mode, max_tokens_for, postprocess
+from codesaga.postprocess import Mode, postprocess
 from codesaga.prompts import FimTemplate
 from codesaga.scheduler import Scheduler
 
@@ -116,18 +118,18 @@ def run_naive(
     return out
 
 
-def server_request(completer: Completer, pause: PausePoint) -> GenerationRequest:
-    """The generation request the server's pipeline makes at ``pause`` (prompt, token bound,
-    stop strings), rebuilt in-process."""
+def server_request(prompts: PromptBuilder, pause: PausePoint) -> GenerationRequest:
+    """The generation request the server's completion path makes at ``pause`` (prompt, token
+    bound, stop strings), rebuilt in-process."""
     store = DocumentStore()
     doc = store.open(f"file:///bench/{pause.file}", pause.language_id, 1, pause.text)
-    ctx = completer.context_at(doc, pause.position)
+    ctx = prompts.context_at(doc, doc.offset_at(pause.position))
     single = ctx.mode is Mode.SINGLE_LINE
     return GenerationRequest(
-        prompt=completer.prompt_for(ctx),
-        max_tokens=max_tokens_for(ctx.mode, completer.max_tokens),
-        temperature=completer.temperature,
-        stop=[*completer.engine.template.stop, *(["\n"] if single else [])],
+        prompt=prompts.prompt_for(ctx),
+        max_tokens=prompts.token_bound(ctx),
+        temperature=prompts.temperature,
+        stop=[*prompts.engine.template.stop, *(["\n"] if single else [])],
     )
 
 
@@ -256,7 +258,9 @@ async def _measure_overhead(
         version = 1
         typed_so_far = ""
         # warm-up: the first context build tokenizes every line of the window once
-        completer.context_at(doc, cursor)
+        prompts = completer.prompts
+        session = completer.sessions.get(uri)
+        prompts.context_at(doc, doc.offset_at(cursor))
         try:
             for n, key in enumerate(keystrokes(typed)):
                 if n >= keys:
@@ -276,14 +280,14 @@ async def _measure_overhead(
                 t1 = time.perf_counter()
                 cursor = advance(cursor, inserted)
                 typed_so_far += inserted
-                ctx = completer.context_at(doc, cursor)
+                ctx = prompts.context_at(doc, doc.offset_at(cursor))
                 t2 = time.perf_counter()
-                prompt = completer.prompt_for(ctx)
+                prompt = prompts.prompt_for(ctx)
                 t3 = time.perf_counter()
                 before = doc.text[: ctx.offset]
-                completer.type_through.lookup(uri, before)
+                typed_through(session.shown, before)
                 t4 = time.perf_counter()
-                cache_id = completer.cache_key_for(ctx, prompt)
+                cache_id = prompts.cache_key_for(ctx, prompt)
                 cache.get(cache_id)
                 t5 = time.perf_counter()
                 instant.answer = _rest_of(typed, key.end)
@@ -293,7 +297,7 @@ async def _measure_overhead(
                 t6 = time.perf_counter()
                 cache.put(cache_id, suggestion)
                 t7 = time.perf_counter()
-                completer.type_through.remember(uri, before, suggestion)
+                remember(session, before, suggestion)
                 t8 = time.perf_counter()
                 stage_ms = {
                     "change": t1 - t0,
@@ -307,9 +311,10 @@ async def _measure_overhead(
                     result.stages_ms[stage].append(seconds * 1000.0)
                 result.total_ms.append(sum(stage_ms.values()) * 1000.0)
                 # the real pipeline end to end (model path: nothing remembered, nothing cached)
-                completer.forget(uri)
+                completer.sessions.close(uri)
+                session = completer.sessions.open(uri)
                 started = time.perf_counter()
-                await completer.complete(doc, cursor)
+                await completer.complete(doc, doc.offset_at(cursor))
                 result.pipeline_ms.append((t1 - t0 + time.perf_counter() - started) * 1000.0)
                 on_key()
         finally:

@@ -60,6 +60,7 @@ from codesaga.engine import Engine, EngineError, Generation, GenerationRequest
 from codesaga.errors import CodeSagaError, InvalidParams, Superseded
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.prompts import PromptError
+from codesaga.scheduler import LatestWins
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -152,6 +153,7 @@ class ChatService:
         self.server = server
         self._store: SessionStore | None = None
         self._store_dir: Path | None = None
+        self._latest = LatestWins()
 
     def store(self) -> SessionStore:
         """The session store; CodeSagaError when it cannot be opened."""
@@ -248,7 +250,7 @@ class ChatService:
         session_id = args.session_id or new_session_id()
         engine, plan = await self._prepare(args, session_id)
         key = "chat:" + session_id
-        cancel = self.server.scheduler.begin(key)
+        cancel = self._latest.begin(key)
         stream = _DeltaStream(self.server, partial_token, cancel, asyncio.get_running_loop())
         temperature = self.server.settings.temperature
 
@@ -279,7 +281,7 @@ class ChatService:
             outcome = "failed"
             raise CodeSagaError(f"{exc}") from exc
         finally:
-            self.server.scheduler.finish(key, cancel)
+            self._latest.finish(key, cancel)
             self._end_progress(progress, work_token is not None, outcome)
         if gen.cancelled:
             self.server.stats.count("chat_cancelled")

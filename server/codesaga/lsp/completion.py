@@ -9,9 +9,10 @@ from typing import Any
 
 from lsprotocol import types
 
+from codesaga.completion import Suggestion
+from codesaga.completion.prefetch import prefetch_after_accept
 from codesaga.documents import Document
 from codesaga.lsp.server import CodeSagaServer
-from codesaga.pipeline import Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ async def suggest(
     reads imports and enclosing headers from it, and must not wait for a parse."""
     doc = server.document(uri, parsed=False)
     completer = await server.ready_completer()
-    return doc, await completer.complete(doc, position, fresh=fresh)
+    return doc, await completer.complete(doc, doc.offset_at(position), fresh=fresh)
 
 
 def register(server: CodeSagaServer) -> None:
@@ -84,7 +85,7 @@ def register(server: CodeSagaServer) -> None:
 def _prefetch(ls: CodeSagaServer, uri: str) -> None:
     if ls.completer is not None:
         task = asyncio.ensure_future(
-            ls.completer.prefetch_after_accept(uri, lambda: ls.store.get(uri))
+            prefetch_after_accept(ls.completer, uri, lambda: ls.store.get(uri))
         )
         task.add_done_callback(_log_failure)
 
@@ -103,7 +104,7 @@ def fallback_items(doc: Document, suggestion: Suggestion) -> list[types.Completi
     if not suggestion.text:
         return []
     end = doc.position_at(suggestion.offset)
-    line_start = doc.offset_at(types.Position(line=end.line, character=0))
+    line_start = doc.line_start(end.line)
     word_match = _WORD_TAIL.search(doc.text[line_start : suggestion.offset])
     word = word_match.group(0) if word_match else ""
     start = doc.position_at(suggestion.offset - len(word))

@@ -48,8 +48,9 @@ def register(server: CodeSagaServer) -> None:
             ls.store.open(doc.uri, doc.language_id, doc.version, doc.text)
         except (DocumentError, ValueError) as exc:
             raise InvalidParams(f"cannot open {doc.uri}: {exc}") from exc
-        if ls.completer is not None:  # else the model load prewarms the last one opened
-            ls.completer.prewarm(ls.store.get(doc.uri))
+        ls.sessions.open(doc.uri)
+        if ls.completer is not None:  # else the model load prefills the last one opened
+            ls.completer.prefill(ls.store.get(doc.uri))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CodeSagaServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -63,8 +64,7 @@ def register(server: CodeSagaServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CodeSagaServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.store.close(params.text_document.uri)
-        if ls.completer is not None:
-            ls.completer.forget(params.text_document.uri)
+        ls.sessions.close(params.text_document.uri)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CodeSagaServer, params: None) -> None:

@@ -20,13 +20,14 @@ from pygls.lsp.server import LanguageServer
 
 from codesaga import __version__
 from codesaga.cache import CompletionCache
+from codesaga.completion import Completer
 from codesaga.documents import Document, DocumentStore
 from codesaga.engine import Engine
 from codesaga.errors import CodeSagaError, Language
 from codesaga.loader import load_engine
 from codesaga.lsp.errors import answers, notices
-from codesaga.pipeline import Completer
 from codesaga.scheduler import Scheduler
+from codesaga.sessions import Sessions
 from codesaga.settings import SECTION, Settings, describe_error, merge
 from codesaga.stats import Stats
 
@@ -59,6 +60,7 @@ class CodeSagaServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("codesaga", __version__)
         self.store = DocumentStore()
+        self.sessions = Sessions()
         self.settings = Settings()
         self.client_settings: dict[str, Any] = {}
         self.locale: str | None = None
@@ -149,6 +151,7 @@ class CodeSagaServer(LanguageServer):
         old = self.engine
         self.engine = self.completer = None
         self.model_error = None
+        self.sessions.forget_model_state()
         try:
             if old is not None:
                 await self.scheduler.run(threading.Event(), old.close)
@@ -165,11 +168,12 @@ class CodeSagaServer(LanguageServer):
                 max_tokens=settings.max_tokens,
                 temperature=settings.temperature,
                 stats=self.stats,
+                sessions=self.sessions,
             )
             message = f"model ready ({engine.template.name} prompts)"
             opened = self.store.uris()
-            if opened:  # documents opened while the model loaded: the last one is warmed
-                self.completer.prewarm(self.store.get(opened[-1]))
+            if opened:  # documents opened while the model loaded: the last one is prefilled
+                self.completer.prefill(self.store.get(opened[-1]))
         except (CodeSagaError, OSError) as exc:
             self.model_error = str(exc)
             message = f"model failed to load: {exc}"
