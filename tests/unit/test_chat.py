@@ -405,11 +405,10 @@ class ChatFakeEngine(FakeEngine):
 def make_server(tmp_path: Path, engine: ChatFakeEngine, language: str = "en") -> CodeSagaServer:
     server = CodeSagaServer()
     server.settings = Settings(cache_dir=str(tmp_path), language=language, max_tokens=8)
-    server.engine = engine
-    server.completer = Completer(engine, server.scheduler, None, max_tokens=8, temperature=0.0)
-    ready = asyncio.Event()
-    ready.set()
-    server._ready = ready  # the model is "loaded"
+    # the model is "loaded"
+    server.model.use(
+        engine, Completer(engine, server.scheduler, None, max_tokens=8, temperature=0.0)
+    )
     sent: list[Any] = []
     server.protocol.notify = lambda method, params=None: sent.append(params)  # type: ignore[method-assign]
     server.notified = sent  # type: ignore[attr-defined]

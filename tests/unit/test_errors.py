@@ -13,7 +13,8 @@ from codesaga.engine import EngineError
 from codesaga.errors import CodeSagaError, ErrorCode, InvalidParams, Superseded
 from codesaga.lsp import create_server
 from codesaga.lsp.errors import answers, notices
-from codesaga.lsp.server import ModelUnavailable, is_notification
+from codesaga.lsp.model import ModelUnavailable
+from codesaga.lsp.server import is_notification
 from codesaga.models import ModelError
 from codesaga.prompts import PromptError
 

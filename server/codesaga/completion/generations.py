@@ -201,7 +201,7 @@ class Generations:
         if looks_ahead(ctx):
             flight.look_ahead(typed, ctx.cursor)  # before waiting: it may stop at our answer
         arrived_done = flight.result.done()
-        waited = await self._wait(flight, typed, criterion)
+        waited = await _wait(flight, typed, criterion, self.stats)
         if waited is None:
             return None
         if flight.result.done():
@@ -223,26 +223,29 @@ class Generations:
         flight.speculative = True
         return text, "model" if waited or not typed else "type-through"
 
-    async def _wait(self, flight: Flight, typed: str, criterion: Criterion) -> bool | None:
-        """Wait until ``criterion`` holds for the flight's text or it ends. Returns whether
-        the request had to wait, or None when the text went another way than ``typed``."""
-        flight.criteria.append(criterion)
-        flight.waiting += 1
-        waited = False
-        try:
-            while not flight.result.done():
-                if flight.diverged(typed, flight.raw):
-                    self.stats.count("diverged")
-                    return None
-                if criterion(flight.raw):
-                    break
-                waited = True
-                await flight.changed()
-        except asyncio.CancelledError:
-            if flight.waiting == 1:
-                asyncio.get_running_loop().call_later(ABANDON_SECONDS, flight.abandon)
-            raise
-        finally:
-            flight.waiting -= 1
-            flight.criteria.remove(criterion)
-        return waited
+
+async def _wait(flight: Flight, typed: str, criterion: Criterion, stats: Stats) -> bool | None:
+    """Wait, as one of the requests waiting on ``flight``, until ``criterion`` holds for its
+    text or it ends. Returns whether the request had to wait, or None when the text went
+    another way than ``typed``. A request cancelled while it waits leaves the generation
+    going for ABANDON_SECONDS, for a newer request to join it (see :meth:`Flight.abandon`)."""
+    flight.criteria.append(criterion)
+    flight.waiting += 1
+    waited = False
+    try:
+        while not flight.result.done():
+            if flight.diverged(typed, flight.raw):
+                stats.count("diverged")
+                return None
+            if criterion(flight.raw):
+                break
+            waited = True
+            await flight.changed()
+    except asyncio.CancelledError:
+        if flight.waiting == 1:
+            asyncio.get_running_loop().call_later(ABANDON_SECONDS, flight.abandon)
+        raise
+    finally:
+        flight.waiting -= 1
+        flight.criteria.remove(criterion)
+    return waited

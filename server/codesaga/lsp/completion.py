@@ -77,15 +77,15 @@ def register(server: CodeSagaServer) -> None:
     async def accepted(ls: CodeSagaServer, *args: object) -> None:
         ls.stats.count("accepted")
         uri = args[2] if len(args) > 2 else None
-        if isinstance(uri, str) and uri in ls.store and ls.completer is not None:
+        if isinstance(uri, str) and uri in ls.store and ls.model.completer is not None:
             # after the reply: the client goes on while the next suggestion is computed
             asyncio.get_running_loop().call_soon(_prefetch, ls, uri)
 
 
 def _prefetch(ls: CodeSagaServer, uri: str) -> None:
-    if ls.completer is not None:
+    if ls.model.completer is not None:
         task = asyncio.ensure_future(
-            prefetch_after_accept(ls.completer, uri, lambda: ls.store.get(uri))
+            prefetch_after_accept(ls.model.completer, uri, lambda: ls.store.get(uri))
         )
         task.add_done_callback(_log_failure)
 

@@ -27,7 +27,7 @@ def register(server: CodeSagaServer) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodeSagaServer, params: types.InitializedParams) -> None:
         await ls.pull_configuration()
-        ls.ensure_model_loading()  # a request may have started it meanwhile
+        ls.model.ensure_loading()  # a request may have started it meanwhile
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -49,8 +49,8 @@ def register(server: CodeSagaServer) -> None:
         except (DocumentError, ValueError) as exc:
             raise InvalidParams(f"cannot open {doc.uri}: {exc}") from exc
         ls.sessions.open(doc.uri)
-        if ls.completer is not None:  # else the model load prefills the last one opened
-            ls.completer.prefill(ls.store.get(doc.uri))
+        if ls.model.completer is not None:  # else the model load prefills the last one opened
+            ls.model.completer.prefill(ls.store.get(doc.uri))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CodeSagaServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -69,5 +69,4 @@ def register(server: CodeSagaServer) -> None:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CodeSagaServer, params: None) -> None:
         ls.scheduler.shutdown()
-        if ls.cache is not None:
-            ls.cache.close()
+        ls.model.close()

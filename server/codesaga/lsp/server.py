@@ -1,4 +1,4 @@
-"""CodeSagaServer: capabilities, lifecycle, settings and the background model load.
+"""CodeSagaServer: capabilities, handler registration, settings and window helpers.
 
 Handlers for the features live beside this module and stay thin: they call plain functions
 from the modules one level up.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,13 +18,12 @@ from pydantic import ValidationError
 from pygls.lsp.server import LanguageServer
 
 from codesaga import __version__
-from codesaga.cache import CompletionCache
 from codesaga.completion import Completer
 from codesaga.documents import Document, DocumentStore
 from codesaga.engine import Engine
-from codesaga.errors import CodeSagaError, Language
-from codesaga.loader import load_engine
+from codesaga.errors import Language
 from codesaga.lsp.errors import answers, notices
+from codesaga.lsp.model import ModelService
 from codesaga.scheduler import Scheduler
 from codesaga.sessions import Sessions
 from codesaga.settings import SECTION, Settings, describe_error, merge
@@ -33,18 +31,10 @@ from codesaga.stats import Stats
 
 log = logging.getLogger(__name__)
 
-MODEL_WAIT_SECONDS = 120.0
-"""How long a request waits for a model that is still loading before it fails."""
 SHOWN_CHARS = 2000
 """Longest text shown in a message when the client cannot open documents."""
 PROGRESS_WAIT_SECONDS = 5.0
 """How long to wait for the client to accept a progress token before working without one."""
-RELOAD_KEYS = ("model", "backend", "openai", "gpu_layers", "context_size", "fim_family", "threads")
-"""Settings whose change needs a new engine."""
-
-
-class ModelUnavailable(CodeSagaError):
-    """No model to answer with: it failed to load, or is still loading."""
 
 
 def is_notification(method: str) -> bool:
@@ -66,12 +56,7 @@ class CodeSagaServer(LanguageServer):
         self.locale: str | None = None
         self.scheduler = Scheduler()
         self.stats = Stats()
-        self.engine: Engine | None = None
-        self.completer: Completer | None = None
-        self.cache: CompletionCache | None = None
-        self.model_error: str | None = None
-        self._ready: asyncio.Event | None = None
-        self._loading: asyncio.Task[None] | None = None
+        self.model = ModelService(self)
 
     # ----- handlers ---------------------------------------------------------------------------
 
@@ -110,12 +95,7 @@ class CodeSagaServer(LanguageServer):
         self.client_settings = merged
         old, self.settings = self.settings, new
         logging.getLogger("codesaga").setLevel(new.log_level.upper())
-        if self.completer is not None:
-            self.completer.configure(max_tokens=new.max_tokens, temperature=new.temperature)
-        if self._loading is not None and any(
-            getattr(old, key) != getattr(new, key) for key in RELOAD_KEYS
-        ):
-            self.start_model_load()
+        self.model.settings_changed(old, new)
         return True
 
     async def pull_configuration(self) -> None:
@@ -135,85 +115,14 @@ class CodeSagaServer(LanguageServer):
 
     # ----- model ------------------------------------------------------------------------------
 
-    def start_model_load(self) -> None:
-        """(Re)load the engine in the background; requests wait on :meth:`ready_completer`."""
-        if self._ready is None:
-            self._ready = asyncio.Event()
-        self._ready.clear()
-        if self._loading is not None and not self._loading.done():
-            self._loading.cancel()
-        self._loading = asyncio.ensure_future(self._load_model())
-
-    async def _load_model(self) -> None:
-        assert self._ready is not None
-        settings = self.settings
-        token = await self.begin_progress("CodeSaga", f"loading model {settings.model}")
-        old = self.engine
-        self.engine = self.completer = None
-        self.model_error = None
-        self.sessions.forget_model_state()
-        try:
-            if old is not None:
-                await self.scheduler.run(threading.Event(), old.close)
-            engine = await asyncio.to_thread(load_engine, settings)
-            if self.cache is None:
-                self.cache = await asyncio.to_thread(
-                    CompletionCache, settings.resolved_cache_dir() / "completions"
-                )
-            self.engine = engine
-            self.completer = Completer(
-                engine,
-                self.scheduler,
-                self.cache,
-                max_tokens=settings.max_tokens,
-                temperature=settings.temperature,
-                stats=self.stats,
-                sessions=self.sessions,
-            )
-            message = f"model ready ({engine.template.name} prompts)"
-            opened = self.store.uris()
-            if opened:  # documents opened while the model loaded: the last one is prefilled
-                self.completer.prefill(self.store.get(opened[-1]))
-        except (CodeSagaError, OSError) as exc:
-            self.model_error = str(exc)
-            message = f"model failed to load: {exc}"
-            self.show(f"CodeSaga: {message}", error=True)
-        except asyncio.CancelledError:  # a newer load replaced this one: it sets ready
-            self.end_progress(token, "replaced by a newer model load")
-            raise
-        self._ready.set()
-        self.end_progress(token, message)
-
-    def ensure_model_loading(self) -> None:
-        """Start the first model load unless one has started already."""
-        if self._ready is None:
-            self.start_model_load()
-
     async def ready_engine(self) -> Engine:
-        """The engine once the model is loaded (for chat and code actions); waits up to
-        MODEL_WAIT_SECONDS. Raises ModelUnavailable as :meth:`ready_completer` does."""
-        await self.ready_completer()
-        assert self.engine is not None
-        return self.engine
+        """The engine once the model is loaded (for chat and code actions; see
+        :meth:`ModelService.ready_engine`)."""
+        return await self.model.ready_engine()
 
     async def ready_completer(self) -> Completer:
-        """The completer once the model is loaded; waits up to MODEL_WAIT_SECONDS.
-
-        Raises ModelUnavailable when the model failed to load or is still loading.
-        """
-        self.ensure_model_loading()
-        assert self._ready is not None
-        try:
-            await asyncio.wait_for(self._ready.wait(), MODEL_WAIT_SECONDS)
-        except TimeoutError:
-            raise ModelUnavailable(
-                "the model is still loading", ko="모델을 아직 불러오는 중입니다"
-            ) from None
-        if self.completer is None:
-            raise ModelUnavailable(
-                f"no model: {self.model_error}", ko=f"모델이 없습니다: {self.model_error}"
-            )
-        return self.completer
+        """The completer once the model is loaded (see :meth:`ModelService.ready_completer`)."""
+        return await self.model.ready_completer()
 
     # ----- helpers ----------------------------------------------------------------------------
 

@@ -1,0 +1,146 @@
+"""The model of one server: its engine and completer, loaded in the background.
+
+Chat and code actions get the engine from here (:meth:`ModelService.ready_engine`), inline
+completion the completer (:meth:`ModelService.ready_completer`); both wait for a load in
+progress. Loading reports ``$/progress`` and shows a failure to the user once; the server
+keeps serving and a later settings change loads again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TYPE_CHECKING
+
+from codesaga.cache import CompletionCache
+from codesaga.completion import Completer
+from codesaga.engine import Engine
+from codesaga.errors import CodeSagaError
+from codesaga.loader import load_engine
+from codesaga.settings import Settings
+
+if TYPE_CHECKING:
+    from codesaga.lsp.server import CodeSagaServer
+
+MODEL_WAIT_SECONDS = 120.0
+"""How long a request waits for a model that is still loading before it fails."""
+RELOAD_KEYS = ("model", "backend", "openai", "gpu_layers", "context_size", "fim_family", "threads")
+"""Settings whose change needs a new engine."""
+
+
+class ModelUnavailable(CodeSagaError):
+    """No model to answer with: it failed to load, or is still loading."""
+
+
+class ModelService:
+    """The engine, the completer and the completion cache of ``server`` (event loop only)."""
+
+    def __init__(self, server: CodeSagaServer) -> None:
+        self._server = server
+        self.engine: Engine | None = None
+        self.completer: Completer | None = None
+        self.cache: CompletionCache | None = None
+        self.error: str | None = None
+        self._ready: asyncio.Event | None = None
+        self._loading: asyncio.Task[None] | None = None
+
+    def start_load(self) -> None:
+        """(Re)load the engine in the background; requests wait on :meth:`ready_completer`."""
+        if self._ready is None:
+            self._ready = asyncio.Event()
+        self._ready.clear()
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
+        self._loading = asyncio.ensure_future(self._load())
+
+    def ensure_loading(self) -> None:
+        """Start the first model load unless one has started already."""
+        if self._ready is None:
+            self.start_load()
+
+    def settings_changed(self, old: Settings, new: Settings) -> None:
+        """Apply new settings: generation settings at once, a new engine when one of
+        RELOAD_KEYS changed after the first load started."""
+        if self.completer is not None:
+            self.completer.configure(max_tokens=new.max_tokens, temperature=new.temperature)
+        if self._loading is not None and any(
+            getattr(old, key) != getattr(new, key) for key in RELOAD_KEYS
+        ):
+            self.start_load()
+
+    def use(self, engine: Engine, completer: Completer) -> None:
+        """Make ``engine`` and ``completer`` the ones requests get, and mark them ready."""
+        self.engine, self.completer = engine, completer
+        if self._ready is None:
+            self._ready = asyncio.Event()
+        self._ready.set()
+
+    async def _load(self) -> None:
+        server = self._server
+        assert self._ready is not None
+        settings = server.settings
+        token = await server.begin_progress("CodeSaga", f"loading model {settings.model}")
+        old = self.engine
+        self.engine = self.completer = None
+        self.error = None
+        server.sessions.forget_model_state()
+        try:
+            if old is not None:
+                await server.scheduler.run(threading.Event(), old.close)
+            engine = await asyncio.to_thread(load_engine, settings)
+            if self.cache is None:
+                self.cache = await asyncio.to_thread(
+                    CompletionCache, settings.resolved_cache_dir() / "completions"
+                )
+            completer = Completer(
+                engine,
+                server.scheduler,
+                self.cache,
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                stats=server.stats,
+                sessions=server.sessions,
+            )
+            self.use(engine, completer)
+            message = f"model ready ({engine.template.name} prompts)"
+            opened = server.store.uris()
+            if opened:  # documents opened while the model loaded: the last one is prefilled
+                completer.prefill(server.store.get(opened[-1]))
+        except (CodeSagaError, OSError) as exc:
+            self.error = str(exc)
+            message = f"model failed to load: {exc}"
+            server.show(f"CodeSaga: {message}", error=True)
+        except asyncio.CancelledError:  # a newer load replaced this one: it sets ready
+            server.end_progress(token, "replaced by a newer model load")
+            raise
+        self._ready.set()
+        server.end_progress(token, message)
+
+    async def ready_engine(self) -> Engine:
+        """The engine once the model is loaded; waits up to MODEL_WAIT_SECONDS. Raises
+        ModelUnavailable as :meth:`ready_completer` does."""
+        await self.ready_completer()
+        assert self.engine is not None
+        return self.engine
+
+    async def ready_completer(self) -> Completer:
+        """The completer once the model is loaded; waits up to MODEL_WAIT_SECONDS.
+
+        Raises ModelUnavailable when the model failed to load or is still loading.
+        """
+        self.ensure_loading()
+        assert self._ready is not None
+        try:
+            await asyncio.wait_for(self._ready.wait(), MODEL_WAIT_SECONDS)
+        except TimeoutError:
+            raise ModelUnavailable(
+                "the model is still loading", ko="모델을 아직 불러오는 중입니다"
+            ) from None
+        if self.completer is None:
+            raise ModelUnavailable(f"no model: {self.error}", ko=f"모델이 없습니다: {self.error}")
+        return self.completer
+
+    def close(self) -> None:
+        """Close the completion cache (at shutdown)."""
+        if self.cache is not None:
+            self.cache.close()
