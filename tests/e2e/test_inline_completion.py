@@ -115,11 +115,27 @@ async def test_bad_requests_answered_with_errors(client: LanguageClient) -> None
             inline_params(uri, types.Position(line=len(text.splitlines()) + 50, character=0))
         )
     assert past_end.value.code == -32602
+    for error in (unknown.value, past_end.value):  # one clear message, in the reply
+        assert error.message.startswith("CodeSaga: ") and "Traceback" not in error.message
+    assert "never/opened.py" in unknown.value.message
+    # a notification cannot be answered: its error is shown once, as a message
+    shown = len(client.messages)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(
+                uri="file:///never/opened.py", version=2
+            ),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text="x = 1\n")],
+        )
+    )
     # the server keeps serving
     result = await client.text_document_inline_completion_async(
         inline_params(uri, types.Position(line=0, character=0))
     )
     assert isinstance(result, types.InlineCompletionList)
+    new = [m.message for m in client.messages[shown:]]
+    assert len(new) == 1 and new[0].startswith("CodeSaga: change ignored"), new
+    assert not any("Error in server" in m.message for m in client.messages)
 
 
 async def test_invalid_settings_keep_previous(client: LanguageClient) -> None:

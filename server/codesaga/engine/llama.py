@@ -7,17 +7,15 @@ never used (it wraps the prompt with token id 0 instead of the model's FIM token
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from codesaga.engine.base import ChatMessage, EngineError, Generation, GenerationRequest
+from codesaga.engine.kv_states import KvStates, cached_prefix
 from codesaga.prompts import FimTemplate, chat_fallback, detect_family
 
 log = logging.getLogger(__name__)
@@ -25,19 +23,6 @@ log = logging.getLogger(__name__)
 SAMPLING: dict[str, Any] = {"top_k": 40, "top_p": 0.95, "repeat_penalty": 1.0}
 """Sampling settings of every generation besides its temperature (``create_completion``
 keyword arguments); the bench's raw arm uses them too."""
-
-STATE_SLOTS = 3
-"""Saved KV states (one per recently used document). Each holds the KV cells of its prompt:
-about 18 KB per token for Gemma 3 270M, so roughly 30 MB for a 1,500-token prompt."""
-
-
-@dataclass(frozen=True)
-class KvSnapshot:
-    """A saved KV cache: the token ids it holds and llama.cpp's sequence-state bytes."""
-
-    tokens: list[int]
-    data: Any  # ctypes uint8 array of at least ``size`` bytes
-    size: int
 
 
 def gpu_offload_supported() -> bool:
@@ -87,8 +72,7 @@ class LlamaEngine:
         self.model_id = f"{model_path.name}:{model_path.stat().st_size}"
         self.n_ctx = n_ctx
         self.n_gpu_layers = n_gpu_layers
-        self._states: OrderedDict[str, KvSnapshot] = OrderedDict()
-        self._state_key: str | None = None
+        self.kv_states = KvStates(self.llm)
         self.metadata: dict[str, Any] = dict(self.llm.metadata)
         self.architecture = str(self.metadata.get("general.architecture", ""))
         self.template: FimTemplate = detect_family(
@@ -125,8 +109,7 @@ class LlamaEngine:
 
     def cached_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` are already in the KV cache (llama.cpp reuses them)."""
-        held = self.llm._input_ids[: self.llm.n_tokens].tolist()
-        return int(self.llm.longest_token_prefix(held, tokens))
+        return cached_prefix(self.llm, tokens)
 
     def chat_prompt(self, messages: Sequence[ChatMessage]) -> tuple[str, list[str]]:
         """Format ``messages`` with the GGUF's own chat template (``tokenizer.chat_template``,
@@ -174,7 +157,7 @@ class LlamaEngine:
             raise EngineError(
                 f"prompt of {len(tokens)} tokens does not fit the context window ({self.n_ctx})"
             )
-        self._switch_state(request.kv_key, tokens)
+        self.kv_states.switch(request.kv_key, tokens)
         reused = self.cached_prefix(tokens)
         self._prefill(tokens, request, whole=request.max_tokens == 0)
         if request.cancel.is_set() or request.max_tokens == 0:
@@ -241,53 +224,6 @@ class LlamaEngine:
             if request.cancel.is_set() or (not whole and at + batch > end):
                 return
             self.llm.eval(tokens[at : at + batch])
-
-    def _switch_state(self, key: str | None, tokens: list[int]) -> None:
-        """Keep llama.cpp's KV state per key (document), so that going back to a file does not
-        evaluate its whole prompt again: when the key changes, the current state is saved
-        (the last STATE_SLOTS keys are kept, least recently used dropped) and the new key's
-        saved state is restored if it shares more of the prompt than what is loaded now."""
-        if key is None or key == self._state_key:
-            return
-        if self._state_key is not None and self.llm.n_tokens > 0:
-            self._states[self._state_key] = self._save_kv()
-            self._states.move_to_end(self._state_key)
-            while len(self._states) > STATE_SLOTS:
-                self._states.popitem(last=False)
-        saved = self._states.get(key)
-        shared = 0 if saved is None else self.llm.longest_token_prefix(saved.tokens, tokens)
-        if saved is not None and shared > self.cached_prefix(tokens):
-            self._load_kv(saved)
-        self._state_key = key
-
-    def _save_kv(self) -> KvSnapshot:
-        """Copy sequence 0's KV cells and the tokens they hold.
-
-        llama-cpp-python's ``save_state``/``load_state`` also copy and broadcast its logits
-        array (n_batch x n_vocab floats: 512 MiB for Gemma 3's 262k vocabulary), which more
-        than doubled the server's peak RSS; the sequence-level llama.cpp API copies only the
-        KV cells (about 18 KB a token for Gemma 3 270M)."""
-        import llama_cpp
-
-        ctx = self.llm._ctx.ctx
-        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-        buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
-        return KvSnapshot(self.llm._input_ids[: self.llm.n_tokens].tolist(), buffer, written)
-
-    def _load_kv(self, saved: KvSnapshot) -> None:
-        """Put ``saved`` back into sequence 0; on failure the cache is left empty (the next
-        prompt is evaluated in full)."""
-        import llama_cpp
-
-        self.llm._ctx.kv_cache_seq_rm(0, 0, -1)
-        self.llm.n_tokens = 0
-        if llama_cpp.llama_state_seq_set_data(self.llm._ctx.ctx, saved.data, saved.size, 0) == 0:
-            log.warning("could not restore a saved KV state; evaluating the prompt again")
-            return
-        self.llm.input_ids[: len(saved.tokens)] = saved.tokens
-        self.llm.n_tokens = len(saved.tokens)
-        self.llm._requires_eval = True  # no logits for the last token: decode it again
 
     def close(self) -> None:
         """Free the model and its context."""
