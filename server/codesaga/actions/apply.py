@@ -16,7 +16,7 @@ __all__ = ["finish", "offer"]
 def offer(request: OfferRequest) -> list[Offer]:
     """ "Apply suggestion: fix" for each review problem that carries a fix and whose line
     still reads as it did at review time."""
-    if not request.wants("quickfix"):
+    if not request.wants("apply"):
         return []
     doc, offers = request.doc, []
     for problem in request.problems:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Protocol
 
 from lsprotocol.types import Range
 
@@ -41,8 +41,10 @@ class OfferRequest:
     only: Sequence[str] | None = None
     style_guide: str = ""
 
-    def wants(self, kind: str) -> bool:
-        """Whether offers of LSP ``kind`` are wanted (``only`` unset, or a prefix of it)."""
+    def wants(self, action: ActionId) -> bool:
+        """Whether offers of ``action`` are wanted: ``only`` is unset or names its LSP kind
+        or a kind above it (``refactor`` for ``refactor.rewrite``)."""
+        kind = KINDS[action]
         if not self.only:
             return True
         return any(kind == o or kind.startswith(o + ".") or not o for o in self.only)
@@ -55,16 +57,21 @@ class OfferRequest:
         *,
         fixes: Problem | None = None,
         preferred: bool = False,
-        **extra: Any,
+        problem: Problem | None = None,
+        fix: str | None = None,
+        line_text: str | None = None,
     ) -> Offer:
         """An offer of ``action`` (fixing ``fixes``) whose data names this document's version
-        and ``rng`` (by default the selection); ``extra`` goes into the data."""
+        and ``rng`` (by default the selection); ``problem``, ``fix`` and ``line_text`` go into
+        the data (see :class:`ActionData`)."""
         data = ActionData(
             self.doc.uri,
             self.doc.version,
             action,
             rng if rng is not None else self.selection,
-            **extra,
+            problem,
+            fix,
+            line_text,
         )
         return Offer(title, action, KINDS[action], data, fixes, preferred)
 

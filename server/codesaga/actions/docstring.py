@@ -29,7 +29,7 @@ _KOREAN_CONVENTIONS = {
 def offer(request: OfferRequest) -> list[Offer]:
     """ "Add docstring to `name`" (or "Rewrite the docstring of ...") where a definition is
     at the selection."""
-    if not request.wants("refactor.rewrite"):
+    if not request.wants("docstring"):
         return []
     documented = doc_target(request.doc, request.selection)
     if documented is None:

@@ -34,7 +34,7 @@ _SAFE_NAME = re.compile(r"[^\w.-]+")
 def offer(request: OfferRequest) -> list[Offer]:
     """ "Explain `name`" (or the selection) where there is code at the selection."""
     target = request.target
-    if target is None or not request.wants("source.codesaga.explain"):
+    if target is None or not request.wants("explain"):
         return []
     title = say("title.explain", request.lang, what=request.what(target))
     return [request.offer(title, "explain")]

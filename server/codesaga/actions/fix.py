@@ -25,7 +25,7 @@ CONTEXT_LINES = 4
 def offer(request: OfferRequest) -> list[Offer]:
     """ "Fix “message”" for each of the first MAX_FIX_OFFERS problems. A problem outside the
     document raises PositionError."""
-    if not request.wants("quickfix"):
+    if not request.wants("fix"):
         return []
     offers = []
     for problem in list(request.problems)[:MAX_FIX_OFFERS]:

@@ -33,6 +33,13 @@ __all__ = [
 ]
 
 MIN_ANSWER_TOKENS = 24
+"""An answer budget below twice this (or below what was wanted) refuses the action."""
+MESSAGE_TOKENS = 6
+"""Tokens a chat template adds around each message (an estimate)."""
+PROMPT_TOKENS = 4
+"""Tokens a chat template adds around the whole prompt (an estimate)."""
+SAFETY_TOKENS = 16
+"""Tokens of the context window left unused, for estimation errors."""
 LANGUAGE_NAMES = {
     "python": "Python",
     "javascript": "JavaScript",
@@ -96,14 +103,17 @@ class Job:
         target: Target,
         *,
         wanted: int | None = None,
-        **fields: Any,
+        should_stop: Callable[[str], bool] | None = None,
+        doc_target: DocTarget | None = None,
+        notes: list[str] | None = None,
     ) -> Job:
         """The job for ``messages``, its answer budget ``wanted`` tokens (default: the
         YAML's ``max_tokens``) or what the context window leaves. Raises ActionRefused
         ("too large") when that leaves too little, PromptError for a broken ``max_tokens``."""
-        prompt_tokens = sum(planner.count_tokens(m["content"]) + 6 for m in messages) + 4
+        count = planner.count_tokens
+        prompt_tokens = sum(count(m["content"]) + MESSAGE_TOKENS for m in messages) + PROMPT_TOKENS
         wanted = max_answer_tokens(action) if wanted is None else wanted
-        budget = min(wanted, planner.n_ctx - prompt_tokens - 16)
+        budget = min(wanted, planner.n_ctx - prompt_tokens - SAFETY_TOKENS)
         if budget < min(wanted, MIN_ANSWER_TOKENS * 2):
             raise ActionRefused(
                 say(
@@ -121,8 +131,10 @@ class Job:
             max_tokens=budget,
             target=target,
             prompt_tokens=prompt_tokens,
+            should_stop=should_stop,
+            doc_target=doc_target,
             examples=example_answers(action, planner.lang),
-            **fields,
+            notes=notes or [],
         )
 
 

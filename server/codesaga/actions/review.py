@@ -56,7 +56,7 @@ class ReviewAnswer(NamedTuple):
 
 def offer(request: OfferRequest) -> list[Offer]:
     """ "Review the selection" or "Review this file" (naming the style guide if one is set)."""
-    if not request.wants("source.codesaga.review"):
+    if not request.wants("review"):
         return []
     doc, lang, guide_path = request.doc, request.lang, request.style_guide
     selection = request.selection
