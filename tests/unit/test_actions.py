@@ -11,35 +11,27 @@ from typing import Any
 
 import pytest
 from lsprotocol.types import (
-    Diagnostic,
     DiagnosticSeverity,
     Position,
     Range,
     TextDocumentContentChangePartial,
 )
 
-from codesaga.actions import (
-    ActionData,
-    ActionError,
-    ActionRefused,
-    Job,
-    code_edit,
-    finish_edit,
-    finish_explain,
-    finish_review,
-    list_actions,
-    plan,
-    prompt_language,
-    related,
-    stale_message,
-    write_explanation,
-)
+from codesaga.actions import ActionData, ActionError, ActionRefused, Problem
+from codesaga.actions.catalogue import finish_edit, list_actions, plan
+from codesaga.actions.edits import code_edit, related
+from codesaga.actions.explain import finish as finish_explain
+from codesaga.actions.explain import write_explanation
+from codesaga.actions.jobs import Job, Planner
+from codesaga.actions.messages import prompt_language
+from codesaga.actions.review import finish as finish_review
+from codesaga.actions.review import load_style_guide
+from codesaga.actions.run import produce_edit, stale_message
 from codesaga.answers import Finding
 from codesaga.docstrings import doc_edit, doc_target
 from codesaga.documents import Document, DocumentStore
 from codesaga.engine import ChatMessage, Generation, GenerationRequest
-from codesaga.lsp.actions import produce_edit
-from codesaga.review import diagnostic_fix, findings_to_diagnostics, load_style_guide
+from codesaga.lsp.review import diagnostic_fix, findings_to_diagnostics, problem_of
 from codesaga.scheduler import Scheduler
 from codesaga.settings import Settings
 from codesaga.stats import Stats
@@ -104,7 +96,7 @@ class ChatEngine(FakeEngine):
 
 def job_for(doc: Document, action: str, rng: Range, lang: str = "en", **kw: Any) -> Job:
     data = ActionData(doc.uri, doc.version, action, rng, **kw)  # type: ignore[arg-type]
-    return plan(doc, data, lang, count_tokens=lambda t: len(t) // 4 + 1, n_ctx=2048)  # type: ignore[arg-type]
+    return plan(doc, data, Planner(lang, lambda t: len(t) // 4 + 1, 2048))  # type: ignore[arg-type]
 
 
 # ----- listing ---------------------------------------------------------------------------------
@@ -112,7 +104,7 @@ def job_for(doc: Document, action: str, rng: Range, lang: str = "en", **kw: Any)
 
 def test_listing_offers_every_action_with_data_and_no_model() -> None:
     doc = open_doc()
-    problem = Diagnostic(
+    problem = Problem(
         range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined name 'totl'"
     )
     offers = list_actions(doc, at(6, 10), [problem], "en")
@@ -124,7 +116,7 @@ def test_listing_offers_every_action_with_data_and_no_model() -> None:
         ("review", "source.codesaga.review"),
     ]
     assert offers[1].title == "CodeSaga: Refactor `skus`"
-    assert offers[0].diagnostic is problem
+    assert offers[0].problem is problem
     for offer in offers:
         data = ActionData.from_json(offer.data.to_json())
         assert data == offer.data
@@ -167,8 +159,8 @@ def test_prompt_language_follows_setting_then_locale() -> None:
 @pytest.mark.parametrize("action", ["refactor", "fix", "explain", "docstring", "review"])
 def test_rendered_prompts_in_korean_and_english(action: str) -> None:
     doc = open_doc()
-    problem = Diagnostic(range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined")
-    extra = {"diagnostic": problem} if action == "fix" else {}
+    problem = Problem(range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined")
+    extra = {"problem": problem} if action == "fix" else {}
     korean = job_for(doc, action, at(6, 10), "ko", **extra).messages
     english = job_for(doc, action, at(6, 10), "en", **extra).messages
 
@@ -183,13 +175,13 @@ def test_rendered_prompts_in_korean_and_english(action: str) -> None:
 
 def test_fix_prompt_carries_the_diagnostic() -> None:
     doc = open_doc()
-    problem = Diagnostic(
+    problem = Problem(
         range=Range(start=pos(14, 15), end=pos(14, 19)),
         message="undefined name 'totl'",
         code="F821",
         source="pyflakes",
     )
-    user = job_for(doc, "fix", problem.range, diagnostic=problem).messages[-1]["content"]
+    user = job_for(doc, "fix", problem.range, problem=problem).messages[-1]["content"]
     assert "undefined name 'totl'" in user and "F821" in user and "pyflakes" in user
     assert "return totl" in user and "total += line.price" in user  # the code around it
 
@@ -206,10 +198,10 @@ def test_review_prompt_uses_style_guide(tmp_path: Path) -> None:
     guide.write_text("# House style\n\nUse snake_case everywhere.\n", encoding="utf-8")
     doc = open_doc()
     data = ActionData(doc.uri, 1, "review", at(0, 0))
-    job = plan(doc, data, "en", count_tokens=len, n_ctx=8192, style_guide=str(guide))
+    job = plan(doc, data, Planner("en", len, 8192, str(guide)))
     assert "Use snake_case everywhere." in job.messages[-1]["content"]
     assert " 5 |     def skus(self, items):" in job.messages[-1]["content"]
-    missing = plan(doc, data, "en", count_tokens=len, n_ctx=8192, style_guide="/no/such.md")
+    missing = plan(doc, data, Planner("en", len, 8192, "/no/such.md"))
     assert missing.notes and "could not be read" in missing.notes[0]
     assert load_style_guide("") == ("", None)
 
@@ -218,7 +210,7 @@ def test_too_large_is_refused_before_the_model() -> None:
     doc = open_doc()
     data = ActionData(doc.uri, 1, "refactor", at(6, 10))
     with pytest.raises(ActionRefused, match="too large"):
-        plan(doc, data, "en", count_tokens=lambda t: len(t), n_ctx=256)
+        plan(doc, data, Planner("en", lambda t: len(t), 256))
 
 
 # ----- targets ---------------------------------------------------------------------------------
@@ -316,8 +308,8 @@ def test_related_needs_the_name_and_shared_identifiers() -> None:
 
 def test_fix_that_copies_its_prompt_is_refused() -> None:
     doc = open_doc()
-    problem = Diagnostic(range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined")
-    job = job_for(doc, "fix", problem.range, diagnostic=problem)
+    problem = Problem(range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined")
+    job = job_for(doc, "fix", problem.range, problem=problem)
     copied = "```python\ndef total(self, order):\n    total = 0\n    return total\n```"
     with pytest.raises(ActionRefused, match="does not look like a rewrite"):
         finish_edit(doc, job, copied)
@@ -325,8 +317,8 @@ def test_fix_that_copies_its_prompt_is_refused() -> None:
 
 def test_fix_edit_replaces_the_statement() -> None:
     doc = open_doc()
-    problem = Diagnostic(range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined")
-    job = job_for(doc, "fix", problem.range, diagnostic=problem)
+    problem = Problem(range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined")
+    job = job_for(doc, "fix", problem.range, problem=problem)
     edit = finish_edit(doc, job, "```python\nreturn total\n```")
     new = apply(doc, edit.start, edit.end, edit.new_text)
     assert new.endswith("        return total\n") and parses("python", new)
@@ -476,7 +468,7 @@ def test_review_fix_is_offered_as_quickfix_and_applies() -> None:
     text = PY.replace("total = 0", "total=0")
     doc = open_doc(text)
     [diagnostic] = findings_to_diagnostics(doc, [Finding(12, "missing spaces", "total = 0")])
-    offers = list_actions(doc, diagnostic.range, [diagnostic], "en")
+    offers = list_actions(doc, diagnostic.range, [problem_of(diagnostic)], "en")
     assert [o.action for o in offers[:2]] == ["apply", "fix"]
     assert offers[0].preferred and offers[0].title == "CodeSaga: Apply suggestion: total = 0"
     edit = asyncio.run(produce_edit(FakeServer(doc), offers[0].data))  # type: ignore[arg-type]
@@ -485,9 +477,9 @@ def test_review_fix_is_offered_as_quickfix_and_applies() -> None:
     assert "        total = 0\n" in new and parses("python", new)
     # once the line changed, the suggestion is no longer offered
     changed = open_doc(text.replace("total=0", "total=1"))
-    assert [o.action for o in list_actions(changed, diagnostic.range, [diagnostic], "en")][
-        0
-    ] == "fix"
+    assert [
+        o.action for o in list_actions(changed, diagnostic.range, [problem_of(diagnostic)], "en")
+    ][0] == "fix"
 
 
 def test_review_fix_that_breaks_the_code_is_refused() -> None:
@@ -495,7 +487,9 @@ def test_review_fix_that_breaks_the_code_is_refused() -> None:
     doc = open_doc(text)
     [diagnostic] = findings_to_diagnostics(doc, [Finding(12, "spaces", "total = (0")])
     [offer] = [
-        o for o in list_actions(doc, diagnostic.range, [diagnostic], "en") if o.action == "apply"
+        o
+        for o in list_actions(doc, diagnostic.range, [problem_of(diagnostic)], "en")
+        if o.action == "apply"
     ]
     server = FakeServer(doc)
     assert asyncio.run(produce_edit(server, offer.data)) is None  # type: ignore[arg-type]
@@ -508,14 +502,14 @@ def test_review_fix_that_breaks_the_code_is_refused() -> None:
 def test_explanation_file(tmp_path: Path) -> None:
     doc = open_doc()
     job = job_for(doc, "explain", at(6, 10))
-    markdown = finish_explain(job, "Collects SKUs.\n\n- `append` adds one.")
+    markdown = finish_explain(doc, job, "Collects SKUs.\n\n- `append` adds one.")
     path = write_explanation(tmp_path, doc, job, markdown)
     assert path.parent == tmp_path / "explain" and path.suffix == ".md"
     written = path.read_text(encoding="utf-8")
     assert written.startswith("# `skus`") and "Collects SKUs." in written
     assert "```python\ndef skus(self, items):" in written
     with pytest.raises(ActionRefused):
-        finish_explain(job, "   ")
+        finish_explain(doc, job, "   ")
 
 
 # ----- stale versions and the model run --------------------------------------------------------
