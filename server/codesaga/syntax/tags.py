@@ -103,6 +103,16 @@ class Tag:
         """UTF-8 byte offset where :attr:`node` ends (exclusive)."""
         return self.node.end_byte
 
+    @property
+    def start_line(self) -> int:
+        """0-based row where :attr:`node` starts."""
+        return self.node.start_point.row
+
+    @property
+    def end_line(self) -> int:
+        """0-based row where :attr:`node` ends (inclusive)."""
+        return self.node.end_point.row
+
 
 @dataclass
 class _Compiled:
