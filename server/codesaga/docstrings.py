@@ -24,8 +24,8 @@ from tree_sitter import Node
 
 from codesaga.documents import Document
 from codesaga.syntax.scopes import enclosing_scopes
+from codesaga.syntax.tags import definition_of
 from codesaga.targets import (
-    FUNCTION_KINDS,
     Target,
     line_target,
     node_name,
@@ -61,25 +61,6 @@ CONVENTIONS: dict[str, str] = {
 }
 """What the doc comment is called in each grammar (for prompts and titles)."""
 
-# Documented things besides named functions; anonymous functions only when bound to a name.
-_DOCUMENTED = FUNCTION_KINDS | {
-    "class_definition",
-    "class_declaration",
-    "abstract_class_declaration",
-    "interface_declaration",
-    "enum_declaration",
-    "record_declaration",
-    "struct_item",
-    "enum_item",
-    "trait_item",
-    "union_item",
-    "mod_item",
-    "type_spec",
-    "struct_specifier",
-    "class_specifier",
-}
-_ANONYMOUS = {"arrow_function", "function_expression", "function", "generator_function"}
-_BOUND = {"variable_declarator", "assignment_expression", "pair", "public_field_definition"}
 _WIDTH = 80
 _MAX_LINES = 12
 
@@ -104,14 +85,19 @@ class DocTarget:
 
 
 def _documented_node(doc: Document, offset: int) -> Node | None:
-    assert doc.tree is not None and doc.grammar is not None
-    for span in enclosing_scopes(doc.tree, doc.grammar, doc.byte_at(offset)):
-        node = scope_node(doc.tree, span.start_byte, span.end_byte, span.kind)
+    """The innermost scope around ``offset`` that is a definition by the grammar's tags.scm
+    (a function, method, class, interface, module, type, ...; :mod:`codesaga.syntax.tags`),
+    or a function bound to a name (``const f = () => ...``: tags.scm tags the binding)."""
+    tree, grammar = doc.tree, doc.grammar
+    assert tree is not None and grammar is not None
+    for span in enclosing_scopes(tree, grammar, doc.byte_at(offset)):
+        node = scope_node(tree, span.start_byte, span.end_byte, span.kind)
         if node is None:
             continue
-        if node.type in _DOCUMENTED:
+        if definition_of(tree, grammar, node) is not None:
             return node
-        if node.type in _ANONYMOUS and node.parent is not None and node.parent.type in _BOUND:
+        binding = definition_of(tree, grammar, node.parent) if node.parent is not None else None
+        if binding is not None and binding.kind == "function":
             return node
     return None
 

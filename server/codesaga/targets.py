@@ -17,34 +17,22 @@ from tree_sitter import Node, Tree
 from codesaga.documents import Document
 from codesaga.syntax.languages import new_parser
 from codesaga.syntax.scopes import enclosing_scopes
+from codesaga.syntax.tags import definition_of
 
 __all__ = [
     "CONTAINERS",
-    "FUNCTION_KINDS",
     "Target",
     "base_indent",
     "code_target",
     "fix_target",
     "indent_code",
+    "is_function",
     "line_target",
     "node_name",
     "parse_problem",
     "scope_node",
     "statement_level",
 ]
-
-FUNCTION_KINDS = frozenset(
-    {
-        "function_definition",
-        "function_declaration",
-        "generator_function_declaration",
-        "method_definition",
-        "method_declaration",
-        "constructor_declaration",
-        "function_item",
-    }
-)
-"""Named functions and methods (lambdas, closures and arrow functions are not)."""
 
 CONTAINERS = frozenset(
     {
@@ -78,7 +66,8 @@ CONTAINERS = frozenset(
         "linkage_specification",
     }
 )
-"""Node types whose children are statements or definitions."""
+"""Node types whose children are statements or definitions (what a fix rewrites and where a doc
+comment goes; tags.scm says which nodes are definitions, not where statements sit)."""
 
 _STATEMENT_SUFFIXES = ("_statement", "_definition", "_declaration", "_item", "declaration")
 _NOT_STATEMENTS = frozenset(
@@ -165,6 +154,15 @@ def node_name(node: Node) -> str:
     return name.text.decode("utf-8", "replace")[:80]
 
 
+def is_function(tree: Tree, grammar: str, node: Node) -> bool:
+    """Whether ``node`` is a named function or method: what the grammar's tags.scm (with
+    CodeSaga's supplement, :mod:`codesaga.syntax.tags`) tags ``@definition.function`` or
+    ``@definition.method``. Lambdas, closures and arrow functions are not (a JavaScript
+    arrow function bound to a name is tagged through its declarator, not itself)."""
+    tag = definition_of(tree, grammar, node)
+    return tag is not None and tag.kind in ("function", "method")
+
+
 def scope_node(tree: Tree, start_byte: int, end_byte: int, kind: str) -> Node | None:
     """The node of type ``kind`` spanning (about) ``start_byte..end_byte``: the scope that
     :func:`enclosing_scopes` reported, found again (its span may start at a wrapper)."""
@@ -199,11 +197,14 @@ def code_target(doc: Document, selection: Range) -> Target | None:
     if doc.tree is None or doc.grammar is None:
         return None
     probe = _probe_offset(doc, start)
-    scopes = enclosing_scopes(doc.tree, doc.grammar, doc.byte_at(probe))
+    tree, grammar = doc.tree, doc.grammar
+    scopes = enclosing_scopes(tree, grammar, doc.byte_at(probe))
     if not scopes:
         return None
-    span = next((s for s in scopes if s.kind in FUNCTION_KINDS), scopes[0])
-    node = scope_node(doc.tree, span.start_byte, span.end_byte, span.kind)
+    nodes = [scope_node(tree, s.start_byte, s.end_byte, s.kind) for s in scopes]
+    functions = (i for i, n in enumerate(nodes) if n is not None and is_function(tree, grammar, n))
+    index = next(functions, 0)
+    span, node = scopes[index], nodes[index]
     return line_target(
         doc,
         doc.offset_of_byte(span.start_byte),
