@@ -7,6 +7,7 @@ import pytest
 from lsprotocol.types import Position, Range
 from tree_sitter import Tree
 
+from codesaga.actions.explain import _calls as explain_calls
 from codesaga.docstrings import doc_target
 from codesaga.documents import Document, DocumentStore
 from codesaga.syntax import GRAMMARS, new_parser
@@ -327,14 +328,10 @@ CALLS = [
 
 
 def calls_of(doc: Document, cursor: tuple[int, int]) -> list[str]:
-    """How actions.py calls it in place of ``_calls(doc, target)``."""
+    """What the explain action lists as the target's calls (through call_names)."""
     target = code_target(doc, at(*cursor))
     assert target is not None
-    return (
-        call_names(doc.tree, doc.grammar, doc.byte_at(target.start), doc.byte_at(target.end))
-        if doc.tree is not None and doc.grammar is not None
-        else []
-    )
+    return explain_calls(doc, target)
 
 
 @pytest.mark.parametrize(("grammar", "name", "text", "cursor", "expected"), CALLS)

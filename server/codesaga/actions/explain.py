@@ -21,13 +21,13 @@ from codesaga.actions.messages import action_title, say
 from codesaga.answers import markdown_text, repetitive
 from codesaga.documents import Document
 from codesaga.syntax.scopes import import_spans
+from codesaga.syntax.tags import call_names
 from codesaga.targets import Target, code_target
 
 __all__ = ["finish", "offer", "plan", "write_explanation"]
 
 MAX_IMPORTS = 12
 """Import statements shown in the prompt."""
-_CALL_NODES = {"call", "call_expression", "method_invocation", "macro_invocation", "new_expression"}
 _SAFE_NAME = re.compile(r"[^\w.-]+")
 
 
@@ -97,31 +97,8 @@ def _file_stem(uri: str) -> str:
 
 
 def _calls(doc: Document, target: Target) -> list[str]:
-    """Distinct callee names in the target (``json.dumps``, ``self.path.write_text``)."""
-    if doc.tree is None:
+    """Distinct callee names in the target (``json.dumps``, ``self.path.write_text``), from
+    the grammar's tags.scm ``@reference.call`` captures (see :func:`call_names`)."""
+    if doc.tree is None or doc.grammar is None:
         return []
-    start, end = doc.byte_at(target.start), doc.byte_at(target.end)
-    found: list[str] = []
-    stack = [doc.tree.root_node]
-    while stack and len(found) < 15:
-        node = stack.pop()
-        if node.end_byte <= start or node.start_byte >= end:
-            continue
-        if node.type in _CALL_NODES:
-            callee = (
-                node.child_by_field_name("function")
-                or node.child_by_field_name("macro")
-                or node.child_by_field_name("constructor")
-            )
-            name = node.child_by_field_name("name")
-            obj = node.child_by_field_name("object")
-            text = b""
-            if callee is not None and callee.text:
-                text = callee.text
-            elif name is not None and name.text:
-                text = (obj.text + b"." if obj is not None and obj.text else b"") + name.text
-            label = " ".join(text.decode("utf-8", "replace").split())
-            if label and "(" not in label and len(label) <= 60 and label not in found:
-                found.append(label)
-        stack.extend(reversed(node.children))
-    return found
+    return call_names(doc.tree, doc.grammar, doc.byte_at(target.start), doc.byte_at(target.end))
