@@ -17,11 +17,15 @@ from pygls.protocol import _dict_to_object
 
 from codesaga.chat import (
     MESSAGE_OVERHEAD,
+    ChatArgs,
     ChatError,
+    ChatService,
+    Reply,
     SessionStore,
     Turn,
     answer_tokens,
     assemble,
+    chat_params,
     clip_lines,
     code_context,
     empty_answer,
@@ -36,7 +40,7 @@ from codesaga.chat import (
 from codesaga.documents import DocumentStore, PositionError
 from codesaga.engine import ChatMessage, Generation, GenerationRequest
 from codesaga.errors import InvalidParams, Superseded
-from codesaga.lsp.chat import ChatArgs, ChatService, parse_args, plain
+from codesaga.lsp.chat import partial_results, plain
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.pipeline import Completer
 from codesaga.prompts import prompt_file
@@ -346,7 +350,9 @@ def test_parse_args_from_pygls_objects() -> None:
     }
     as_object = plain(_dict_to_object(dict(raw)))  # what pygls hands a custom method
     assert as_object == raw
-    args = parse_args(as_object)
+    params = chat_params(as_object)
+    assert params.partial_result_token == "tok"
+    args = params.args()
     assert args == ChatArgs(
         message="hi",
         session_id="abc",
@@ -355,7 +361,7 @@ def test_parse_args_from_pygls_objects() -> None:
             start=types.Position(line=1, character=2), end=types.Position(line=3, character=0)
         ),
     )
-    assert parse_args("just text") == ChatArgs(message="just text")
+    assert chat_params("just text").args() == ChatArgs(message="just text")
 
 
 @pytest.mark.parametrize(
@@ -374,8 +380,8 @@ def test_parse_args_from_pygls_objects() -> None:
     ],
 )
 def test_parse_args_rejects(raw: Any) -> None:
-    with pytest.raises(ValueError):
-        parse_args(raw)
+    with pytest.raises(InvalidParams):
+        chat_params(raw)
 
 
 # ----- the service, with a scripted engine ----------------------------------------------------
@@ -420,21 +426,21 @@ async def test_service_two_turns_store_and_stream(tmp_path: Path) -> None:
     engine = ChatFakeEngine(answer="  Hello there friend")
     server = make_server(tmp_path, engine)
     service = ChatService(server)
-    first = await service.chat(ChatArgs(message="first"), partial_token="p1")
-    assert first["reply"] == "Hello there friend"
-    sid = first["sessionId"]
+    first = await service.chat(ChatArgs(message="first"), on_delta=partial_results(server, "p1"))
+    assert first.text == "Hello there friend"
+    sid = first.session_id
     assert len(sid) == 32
     deltas = [p.value["delta"] for p in server.notified if p.token == "p1"]  # type: ignore[attr-defined]
     assert "".join(deltas) == "Hello there friend"
     second = await service.chat(ChatArgs(message="second", session_id=sid))
-    assert second["sessionId"] == sid
+    assert second.session_id == sid
     # turn 2 carried turn 1
     assert engine.conversations[1][1:] == [
         {"role": "user", "content": "first"},
         {"role": "assistant", "content": "Hello there friend"},
         {"role": "user", "content": "second"},
     ]
-    assert [h["content"] for h in service.history(sid)] == [
+    assert [h.content for h in service.history(sid)] == [
         "first",
         "Hello there friend",
         "second",
@@ -442,7 +448,7 @@ async def test_service_two_turns_store_and_stream(tmp_path: Path) -> None:
     ]
     # a new service (a restarted server) on the same cache dir still has the session
     assert len(ChatService(make_server(tmp_path, engine)).history(sid)) == 4
-    assert service.reset(sid) == {"sessionId": sid, "removedTurns": 4}
+    assert service.reset(sid) == 4
     assert service.history(sid) == []
 
 
@@ -450,8 +456,8 @@ async def test_service_language_and_preview(tmp_path: Path) -> None:
     engine = ChatFakeEngine()
     server = make_server(tmp_path, engine, language="ko")
     preview = await ChatService(server).preview(ChatArgs(message="질문", session_id="k"))
-    assert preview["language"] == "ko"
-    assert preview["messages"][0] == {"role": "system", "content": system_prompt("ko")}
+    assert preview.language == "ko"
+    assert preview.assembled.messages[0] == {"role": "system", "content": system_prompt("ko")}
     server.settings = Settings(cache_dir=str(tmp_path), language="auto")
     server.locale = "ko-KR"
     await ChatService(server).chat(ChatArgs(message="질문"))
@@ -465,7 +471,7 @@ async def test_service_empty_answer_is_explained_not_stored(tmp_path: Path) -> N
     server = make_server(tmp_path, ChatFakeEngine(answer="   "))
     service = ChatService(server)
     result = await service.chat(ChatArgs(message="q", session_id="e"))
-    assert result == {"sessionId": "e", "reply": empty_answer("en")}
+    assert result == Reply("e", empty_answer("en"))
     assert service.history("e") == []
 
 
@@ -479,8 +485,8 @@ async def test_service_superseded_turn_is_cancelled_and_not_stored(tmp_path: Pat
     newer = await service.chat(ChatArgs(message="new", session_id="s"))
     with pytest.raises(Superseded):
         await older
-    assert newer["reply"] == "late"
-    assert [h["content"] for h in service.history("s")] == ["new", "late"]
+    assert newer.text == "late"
+    assert [h.content for h in service.history("s")] == ["new", "late"]
 
 
 async def test_service_cancelled_task_stops_generation(tmp_path: Path) -> None:
@@ -510,4 +516,4 @@ async def test_service_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidParams):  # does not fit the window
         await service.chat(ChatArgs(message="word " * 5000))
     ok = await service.chat(ChatArgs(message="q", uri="file:///a.py", selection=at(0, 1)))
-    assert ok["reply"] == "result"
+    assert ok.text == "result"
