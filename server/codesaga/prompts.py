@@ -30,6 +30,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from codesaga.errors import CodeSagaError
 from codesaga.resources import prompts_dir
+from codesaga.validation import describe
 
 PREFIX_ONLY = "none"
 """Name of the prefix-only family, for models without FIM tokens."""
@@ -139,14 +140,6 @@ def shape_of(relative: str) -> type[PromptFile] | None:
     return None
 
 
-def describe(relative: str, error: ValidationError) -> str:
-    """``error`` in one line, each problem as ``<file>: <field.path>: <what is wrong>``."""
-    return "; ".join(
-        f"{relative}: {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-        for err in error.errors()
-    )
-
-
 def _read(relative: str) -> dict[str, Any]:
     path = prompts_dir() / relative
     try:
@@ -162,7 +155,7 @@ def _validated(relative: str, data: dict[str, Any], shape: type[M]) -> M:
     try:
         return shape.model_validate(data)
     except ValidationError as exc:
-        raise PromptError(describe(relative, exc)) from None
+        raise PromptError(f"{relative}: {describe(exc)}") from None
 
 
 @cache

@@ -30,6 +30,7 @@ from pydantic import (
 
 from codesaga.chat.store import check_session_id
 from codesaga.errors import InvalidParams
+from codesaga.validation import describe
 
 T = TypeVar("T")
 
@@ -115,15 +116,6 @@ class ChatParams(_Params):
         )
 
 
-def describe(error: ValidationError) -> str:
-    """``error`` in one line: each problem as ``field.path: what is wrong`` (JSON names)."""
-    parts = []
-    for err in error.errors():
-        where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else str(err["msg"]))
-    return "; ".join(parts)
-
-
 def validated(adapter: TypeAdapter[T], raw: Any, what: str) -> T:
     """``raw`` (JSON-like data) validated by ``adapter``.
 
@@ -142,7 +134,7 @@ _SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionId)
 def chat_params(raw: Any) -> ChatParams:
     """A chat turn from ``raw`` (an object, or a bare message string); InvalidParams when
     malformed."""
-    return validated(_CHAT_PARAMS, raw, "expected {sessionId?, message, textDocument?, range?}")
+    return validated(_CHAT_PARAMS, raw, "chat params {sessionId?, message, textDocument?, range?}")
 
 
 def session_id(raw: Any) -> str:
