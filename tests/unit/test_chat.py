@@ -40,7 +40,7 @@ from codesaga.chat import (
 from codesaga.documents import DocumentStore, PositionError
 from codesaga.engine import ChatMessage, Generation, GenerationRequest
 from codesaga.errors import InvalidParams, Superseded
-from codesaga.lsp.chat import partial_results, plain
+from codesaga.lsp.chat import command_args, partial_results, plain, session_arg
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.pipeline import Completer
 from codesaga.prompts import prompt_file
@@ -517,3 +517,42 @@ async def test_service_errors(tmp_path: Path) -> None:
         await service.chat(ChatArgs(message="word " * 5000))
     ok = await service.chat(ChatArgs(message="q", uri="file:///a.py", selection=at(0, 1)))
     assert ok.text == "result"
+
+
+def test_command_arguments() -> None:
+    assert command_args(({"message": "hi", "sessionId": "s"},)) == ChatArgs("hi", "s")
+    assert command_args(("just text",)) == ChatArgs(message="just text")
+    assert session_arg(("abc",)) == "abc"
+    for bad in ((), ("a", "b")):
+        with pytest.raises(InvalidParams, match="expected one argument"):
+            command_args(bad)
+        with pytest.raises(InvalidParams, match="expected one argument: the sessionId"):
+            session_arg(bad)
+    with pytest.raises(InvalidParams, match="sessionId: .*at most 200 characters"):
+        session_arg(("x" * 201,))
+    with pytest.raises(InvalidParams, match="message: must not be blank"):
+        command_args(({"message": " "},))
+
+
+async def test_service_reports_progress_with_the_outcome(tmp_path: Path) -> None:
+    engine = ChatFakeEngine(answer="fine", block=True)
+    service = ChatService(make_server(tmp_path, engine))
+    events: list[str] = []
+
+    async def progress() -> Any:
+        events.append("begin")
+        return lambda outcome: events.append(outcome)
+
+    older = asyncio.ensure_future(
+        service.chat(ChatArgs(message="old", session_id="p"), progress=progress)
+    )
+    await asyncio.to_thread(engine.started.wait, 5)
+    engine.block = False
+    await service.chat(ChatArgs(message="new", session_id="p"), progress=progress)
+    with pytest.raises(Superseded):
+        await older
+    assert sorted(events) == sorted(["begin", "begin", "cancelled", "done"])
+    events.clear()
+    with pytest.raises(InvalidParams):  # does not fit the window
+        await service.chat(ChatArgs(message="word " * 5000), progress=progress)
+    assert events == ["begin", "failed"]
