@@ -25,17 +25,16 @@ Commands (``workspace/executeCommand``), for clients that cannot send custom req
     [{role, content}], keptTurns, droppedTurns, promptTokens, answerTokens}`` (token counts
     are the estimates the trimming uses).
 
-Params are validated by :mod:`codesaga.chat.params`. Errors: InvalidParams (-32602) for
-malformed params, an unopened document, a range outside
-it, or a message too long for the context window; RequestFailed (-32803) when there is no
-model, the engine fails or the session store cannot be opened; RequestCancelled (-32800)
-when cancelled or superseded.
+Params are validated by the pydantic models of :mod:`codesaga.chat.params`. Errors:
+InvalidParams (-32602) for malformed params, an unopened document, a range outside it, or a
+message too long for the context window; RequestFailed (-32803) when there is no model, the
+engine fails or the session store cannot be opened; RequestCancelled (-32800) when cancelled
+or superseded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -46,8 +45,6 @@ from codesaga.chat import ChatArgs, ChatPlan, ChatService, Reply, chat_params, s
 from codesaga.chat.params import one_argument
 from codesaga.chat.service import OnDelta, Progress
 from codesaga.lsp.server import CodeSagaServer
-
-log = logging.getLogger(__name__)
 
 CHAT_REQUEST = "codesaga/chat"
 CHAT_COMMAND = "codesaga.chat"
