@@ -34,12 +34,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Speak LSP on stdio (or TCP). fd 1 is kept for the protocol alone: the protocol gets a
     duplicate of it and fd 1 itself is pointed at stderr, so anything else that writes to
     stdout (llama.cpp, a stray print) lands on stderr."""
-    from codesaga.lsp import create_server
+    from codesaga.lsp import client_log, create_server
     from codesaga.lsp.stdio import serve_stdio
     from codesaga.settings import Settings
 
     setup_logging(Settings().log_level, args.log_file)
     server = create_server()
+    client_log.install(server)  # warnings and errors also go to the client's log
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))

@@ -1,9 +1,20 @@
-"""Prompt templates: ``prompts/fim/*.yaml`` (one per FIM family), rendered with Jinja2.
+"""Prompt files under ``prompts/``, each validated by the pydantic model of its shape, and
+rendered with Jinja2.
 
-Each YAML file holds ``name``, ``description``, ``tokens`` (the FIM token texts that identify
-the family in a model's vocabulary), optional ``architectures`` (GGUF ``general.architecture``
-values the family is limited to), ``stop`` (stop strings) and ``template`` (Jinja2, rendered
-with ``StrictUndefined`` so a missing variable is an error, not an empty string).
+Shapes (one model each; a missing or mistyped field raises PromptError naming the file and
+the field, e.g. ``chat.yaml: system.ko: Field required``):
+
+* ``fim/*.yaml`` (:class:`FimPrompt`, one per FIM family): ``name``, ``description``,
+  ``tokens`` (the FIM token texts that identify the family in a model's vocabulary),
+  ``architectures`` (GGUF ``general.architecture`` values the family is limited to),
+  ``stop`` (stop strings) and ``template``;
+* ``chat.yaml`` (:class:`ChatPrompt`): the fallback chat format (``stop``, ``template``) and
+  the chat texts per language (``system``, ``user_with_code``, ``empty_answer``);
+* ``actions/<action>.yaml`` (:class:`ActionPrompt`): ``name``, ``max_tokens``, ``system``
+  and ``user`` per language, few-shot ``examples`` per language.
+
+Templates are Jinja2, rendered with ``StrictUndefined`` so a missing variable is an error,
+not an empty string; each is compiled when its file is validated.
 """
 
 from __future__ import annotations
@@ -11,24 +22,158 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import jinja2
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from codesaga.errors import CodeSagaError
 from codesaga.resources import prompts_dir
+from codesaga.validation import describe
 
 PREFIX_ONLY = "none"
 """Name of the prefix-only family, for models without FIM tokens."""
+MESSAGES_FILE = "actions/messages.yaml"
+"""Texts of the code actions' messages: not a prompt, so it has no prompt shape here."""
 
 _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
+M = TypeVar("M", bound="PromptFile")
 
 
 class PromptError(CodeSagaError):
     """A template file is missing, malformed, or needs a variable that was not given."""
+
+
+@cache
+def _compile(source: str) -> jinja2.Template:
+    return _ENV.from_string(source)
+
+
+def _compiles(source: str) -> str:
+    """``source`` if it is a valid Jinja2 template (ValueError with the syntax error else)."""
+    try:
+        _compile(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"template error on line {exc.lineno}: {exc.message}") from None
+    return source
+
+
+Template = Annotated[str, AfterValidator(_compiles)]
+"""A Jinja2 template string, compiled when validated."""
+
+
+class PromptFile(BaseModel):
+    """Base of the file shapes: strict types, unknown keys rejected (a typo is an error)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Localized(PromptFile):
+    """A text in each response language."""
+
+    en: str
+    ko: str
+
+    def text(self, language: Literal["en", "ko"]) -> str:
+        """The text in ``language``."""
+        return self.ko if language == "ko" else self.en
+
+
+class LocalizedTemplate(Localized):
+    """A Jinja2 template in each response language."""
+
+    en: Template
+    ko: Template
+
+
+class FimPrompt(PromptFile):
+    """``prompts/fim/<family>.yaml``."""
+
+    name: str
+    description: str = ""
+    tokens: list[str] = []
+    architectures: list[str] = []
+    stop: list[str] = []
+    template: Template
+
+
+class ChatPrompt(PromptFile):
+    """``prompts/chat.yaml``: the fallback chat format (for models without a chat template)
+    and the chat's texts; ``user_with_code`` variables are listed in the file."""
+
+    name: str
+    stop: list[str] = []
+    template: Template
+    system: Localized
+    user_with_code: LocalizedTemplate
+    empty_answer: Localized
+
+
+class Example(PromptFile):
+    """One few-shot exchange: the ``user`` template's variables and the answer."""
+
+    vars: dict[str, Any]
+    answer: str
+
+
+class ActionPrompt(PromptFile):
+    """``prompts/actions/<action>.yaml``; ``max_tokens`` is in model tokens."""
+
+    name: str
+    max_tokens: int = Field(256, ge=1)
+    system: LocalizedTemplate
+    user: LocalizedTemplate
+    examples: dict[Literal["en", "ko"], list[Example]] = {}
+
+
+def shape_of(relative: str) -> type[PromptFile] | None:
+    """The model a file under ``prompts/`` must match (None: any mapping)."""
+    if relative == "chat.yaml":
+        return ChatPrompt
+    if relative.startswith("fim/"):
+        return FimPrompt
+    if relative.startswith("actions/") and relative != MESSAGES_FILE:
+        return ActionPrompt
+    return None
+
+
+def _read(relative: str) -> dict[str, Any]:
+    path = prompts_dir() / relative
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PromptError(f"{relative}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PromptError(f"{relative}: expected a mapping at the top level")
+    return data
+
+
+def _validated(relative: str, data: dict[str, Any], shape: type[M]) -> M:
+    try:
+        return shape.model_validate(data)
+    except ValidationError as exc:
+        raise PromptError(f"{relative}: {describe(exc)}") from None
+
+
+@cache
+def load(relative: str, shape: type[M]) -> M:
+    """``prompts/<relative>`` validated as ``shape``. Raises PromptError (naming the file and
+    the field) when it is missing, is not YAML or does not match."""
+    return _validated(relative, _read(relative), shape)
+
+
+@cache
+def prompt_file(relative: str) -> dict[str, Any]:
+    """The parsed YAML file ``prompts/<relative>``, checked against its shape (see
+    :func:`shape_of`). Raises PromptError when missing, malformed or not of its shape."""
+    data = _read(relative)
+    shape = shape_of(relative)
+    if shape is not None:
+        _validated(relative, data, shape)
+    return data
 
 
 @dataclass(frozen=True)
@@ -56,11 +201,6 @@ class FimTemplate:
 
 
 @cache
-def _compile(source: str) -> jinja2.Template:
-    return _ENV.from_string(source)
-
-
-@cache
 def fim_templates() -> dict[str, FimTemplate]:
     """All FIM templates by name, in detection order (real FIM families first, prefix-only last).
 
@@ -68,20 +208,15 @@ def fim_templates() -> dict[str, FimTemplate]:
     """
     found: dict[str, FimTemplate] = {}
     for path in sorted((prompts_dir() / "fim").glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            tpl = FimTemplate(
-                name=str(data["name"]),
-                description=str(data.get("description", "")),
-                tokens=tuple(data.get("tokens") or ()),
-                architectures=tuple(data.get("architectures") or ()),
-                stop=tuple(data.get("stop") or ()),
-                source=str(data["template"]),
-            )
-            _compile(tpl.source)
-        except (OSError, yaml.YAMLError, KeyError, TypeError, jinja2.TemplateError) as exc:
-            raise PromptError(f"{path.name}: {exc}") from exc
-        found[tpl.name] = tpl
+        spec = load(f"fim/{path.name}", FimPrompt)
+        found[spec.name] = FimTemplate(
+            name=spec.name,
+            description=spec.description,
+            tokens=tuple(spec.tokens),
+            architectures=tuple(spec.architectures),
+            stop=tuple(spec.stop),
+            source=spec.template,
+        )
     if PREFIX_ONLY not in found:
         raise PromptError("prompts/fim/none.yaml (the prefix-only template) is missing")
     # Families with more identifying tokens are more specific: try them first.
@@ -122,9 +257,14 @@ def stop_strings(tpl: FimTemplate, extra: Sequence[str] = ()) -> list[str]:
     return [*tpl.stop, *extra]
 
 
+def chat_prompts() -> ChatPrompt:
+    """``prompts/chat.yaml`` (PromptError when missing or malformed)."""
+    return load("chat.yaml", ChatPrompt)
+
+
 @dataclass(frozen=True)
 class ChatFallback:
-    """``prompts/chat.yaml``: the chat format for models without a chat template."""
+    """The chat format for models without a chat template (from ``prompts/chat.yaml``)."""
 
     stop: tuple[str, ...]
     source: str
@@ -139,28 +279,10 @@ class ChatFallback:
 
 @cache
 def chat_fallback() -> ChatFallback:
-    """Load ``prompts/chat.yaml`` (PromptError when missing or malformed)."""
-    path = prompts_dir() / "chat.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        fallback = ChatFallback(stop=tuple(data.get("stop") or ()), source=str(data["template"]))
-        _compile(fallback.source)
-    except (OSError, yaml.YAMLError, KeyError, TypeError, jinja2.TemplateError) as exc:
-        raise PromptError(f"chat.yaml: {exc}") from exc
-    return fallback
-
-
-@cache
-def prompt_file(relative: str) -> dict[str, Any]:
-    """The parsed YAML file ``prompts/<relative>`` (PromptError when missing or malformed)."""
-    path = prompts_dir() / relative
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise PromptError(f"{relative}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PromptError(f"{relative}: expected a mapping at the top level")
-    return data
+    """The fallback chat format (PromptError when ``prompts/chat.yaml`` is missing or
+    malformed)."""
+    spec = chat_prompts()
+    return ChatFallback(stop=tuple(spec.stop), source=spec.template)
 
 
 def render(source: str, **variables: Any) -> str:

@@ -17,11 +17,15 @@ from pygls.protocol import _dict_to_object
 
 from codesaga.chat import (
     MESSAGE_OVERHEAD,
+    ChatArgs,
     ChatError,
+    ChatService,
+    Reply,
     SessionStore,
     Turn,
     answer_tokens,
     assemble,
+    chat_params,
     clip_lines,
     code_context,
     empty_answer,
@@ -37,7 +41,7 @@ from codesaga.completion import Completer
 from codesaga.documents import DocumentStore, PositionError
 from codesaga.engine import ChatMessage, Generation, GenerationRequest
 from codesaga.errors import InvalidParams, Superseded
-from codesaga.lsp.chat import ChatArgs, ChatService, parse_args, plain
+from codesaga.lsp.chat import command_args, partial_results, plain, session_arg
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.prompts import prompt_file
 from codesaga.settings import Settings
@@ -346,7 +350,9 @@ def test_parse_args_from_pygls_objects() -> None:
     }
     as_object = plain(_dict_to_object(dict(raw)))  # what pygls hands a custom method
     assert as_object == raw
-    args = parse_args(as_object)
+    params = chat_params(as_object)
+    assert params.partial_result_token == "tok"
+    args = params.args()
     assert args == ChatArgs(
         message="hi",
         session_id="abc",
@@ -355,7 +361,7 @@ def test_parse_args_from_pygls_objects() -> None:
             start=types.Position(line=1, character=2), end=types.Position(line=3, character=0)
         ),
     )
-    assert parse_args("just text") == ChatArgs(message="just text")
+    assert chat_params("just text").args() == ChatArgs(message="just text")
 
 
 @pytest.mark.parametrize(
@@ -374,8 +380,8 @@ def test_parse_args_from_pygls_objects() -> None:
     ],
 )
 def test_parse_args_rejects(raw: Any) -> None:
-    with pytest.raises(ValueError):
-        parse_args(raw)
+    with pytest.raises(InvalidParams):
+        chat_params(raw)
 
 
 # ----- the service, with a scripted engine ----------------------------------------------------
@@ -419,21 +425,21 @@ async def test_service_two_turns_store_and_stream(tmp_path: Path) -> None:
     engine = ChatFakeEngine(answer="  Hello there friend")
     server = make_server(tmp_path, engine)
     service = ChatService(server)
-    first = await service.chat(ChatArgs(message="first"), partial_token="p1")
-    assert first["reply"] == "Hello there friend"
-    sid = first["sessionId"]
+    first = await service.chat(ChatArgs(message="first"), on_delta=partial_results(server, "p1"))
+    assert first.text == "Hello there friend"
+    sid = first.session_id
     assert len(sid) == 32
     deltas = [p.value["delta"] for p in server.notified if p.token == "p1"]  # type: ignore[attr-defined]
     assert "".join(deltas) == "Hello there friend"
     second = await service.chat(ChatArgs(message="second", session_id=sid))
-    assert second["sessionId"] == sid
+    assert second.session_id == sid
     # turn 2 carried turn 1
     assert engine.conversations[1][1:] == [
         {"role": "user", "content": "first"},
         {"role": "assistant", "content": "Hello there friend"},
         {"role": "user", "content": "second"},
     ]
-    assert [h["content"] for h in service.history(sid)] == [
+    assert [h.content for h in service.history(sid)] == [
         "first",
         "Hello there friend",
         "second",
@@ -441,7 +447,7 @@ async def test_service_two_turns_store_and_stream(tmp_path: Path) -> None:
     ]
     # a new service (a restarted server) on the same cache dir still has the session
     assert len(ChatService(make_server(tmp_path, engine)).history(sid)) == 4
-    assert service.reset(sid) == {"sessionId": sid, "removedTurns": 4}
+    assert service.reset(sid) == 4
     assert service.history(sid) == []
 
 
@@ -449,8 +455,8 @@ async def test_service_language_and_preview(tmp_path: Path) -> None:
     engine = ChatFakeEngine()
     server = make_server(tmp_path, engine, language="ko")
     preview = await ChatService(server).preview(ChatArgs(message="질문", session_id="k"))
-    assert preview["language"] == "ko"
-    assert preview["messages"][0] == {"role": "system", "content": system_prompt("ko")}
+    assert preview.language == "ko"
+    assert preview.assembled.messages[0] == {"role": "system", "content": system_prompt("ko")}
     server.settings = Settings(cache_dir=str(tmp_path), language="auto")
     server.locale = "ko-KR"
     await ChatService(server).chat(ChatArgs(message="질문"))
@@ -464,7 +470,7 @@ async def test_service_empty_answer_is_explained_not_stored(tmp_path: Path) -> N
     server = make_server(tmp_path, ChatFakeEngine(answer="   "))
     service = ChatService(server)
     result = await service.chat(ChatArgs(message="q", session_id="e"))
-    assert result == {"sessionId": "e", "reply": empty_answer("en")}
+    assert result == Reply("e", empty_answer("en"))
     assert service.history("e") == []
 
 
@@ -478,8 +484,8 @@ async def test_service_superseded_turn_is_cancelled_and_not_stored(tmp_path: Pat
     newer = await service.chat(ChatArgs(message="new", session_id="s"))
     with pytest.raises(Superseded):
         await older
-    assert newer["reply"] == "late"
-    assert [h["content"] for h in service.history("s")] == ["new", "late"]
+    assert newer.text == "late"
+    assert [h.content for h in service.history("s")] == ["new", "late"]
 
 
 async def test_service_cancelled_task_stops_generation(tmp_path: Path) -> None:
@@ -509,4 +515,43 @@ async def test_service_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidParams):  # does not fit the window
         await service.chat(ChatArgs(message="word " * 5000))
     ok = await service.chat(ChatArgs(message="q", uri="file:///a.py", selection=at(0, 1)))
-    assert ok["reply"] == "result"
+    assert ok.text == "result"
+
+
+def test_command_arguments() -> None:
+    assert command_args(({"message": "hi", "sessionId": "s"},)) == ChatArgs("hi", "s")
+    assert command_args(("just text",)) == ChatArgs(message="just text")
+    assert session_arg(("abc",)) == "abc"
+    for bad in ((), ("a", "b")):
+        with pytest.raises(InvalidParams, match="expected one argument"):
+            command_args(bad)
+        with pytest.raises(InvalidParams, match="expected one argument: the sessionId"):
+            session_arg(bad)
+    with pytest.raises(InvalidParams, match="sessionId: .*at most 200 characters"):
+        session_arg(("x" * 201,))
+    with pytest.raises(InvalidParams, match="message: must not be blank"):
+        command_args(({"message": " "},))
+
+
+async def test_service_reports_progress_with_the_outcome(tmp_path: Path) -> None:
+    engine = ChatFakeEngine(answer="fine", block=True)
+    service = ChatService(make_server(tmp_path, engine))
+    events: list[str] = []
+
+    async def progress() -> Any:
+        events.append("begin")
+        return lambda outcome: events.append(outcome)
+
+    older = asyncio.ensure_future(
+        service.chat(ChatArgs(message="old", session_id="p"), progress=progress)
+    )
+    await asyncio.to_thread(engine.started.wait, 5)
+    engine.block = False
+    await service.chat(ChatArgs(message="new", session_id="p"), progress=progress)
+    with pytest.raises(Superseded):
+        await older
+    assert sorted(events) == sorted(["begin", "begin", "cancelled", "done"])
+    events.clear()
+    with pytest.raises(InvalidParams):  # does not fit the window
+        await service.chat(ChatArgs(message="word " * 5000), progress=progress)
+    assert events == ["begin", "failed"]

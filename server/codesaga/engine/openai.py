@@ -25,9 +25,17 @@ CHARS_PER_TOKEN = 3.5
 class OpenAIEngine:
     """Generation through ``POST {baseUrl}/completions``. The FIM family cannot be read from a
     remote model's vocabulary, so it comes from the ``fimFamily`` setting (``auto`` = prefix-only).
+    ``transport`` replaces httpx's network transport (tests pass an ``httpx.MockTransport``).
     """
 
-    def __init__(self, cfg: OpenAISettings, *, n_ctx: int, fim_family: str = "auto") -> None:
+    def __init__(
+        self,
+        cfg: OpenAISettings,
+        *,
+        n_ctx: int,
+        fim_family: str = "auto",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         if not cfg.model:
             raise EngineError("backend 'openai' needs the setting openai.model")
         self.cfg = cfg
@@ -39,7 +47,9 @@ class OpenAIEngine:
             raise EngineError(f"unknown fimFamily {fim_family!r}")
         self.template: FimTemplate = templates[name]
         headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
-        self.client = httpx.Client(base_url=cfg.base_url.rstrip("/"), headers=headers, timeout=30.0)
+        self.client = httpx.Client(
+            base_url=cfg.base_url.rstrip("/"), headers=headers, timeout=30.0, transport=transport
+        )
 
     def count_tokens(self, text: str) -> int:
         """Estimated tokens in ``text`` (characters / CHARS_PER_TOKEN, rounded up)."""
