@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import jinja2
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from codesaga.errors import CodeSagaError
 from codesaga.resources import prompts_dir
@@ -35,12 +35,12 @@ from codesaga.validation import describe
 PREFIX_ONLY = "none"
 """Name of the prefix-only family, for models without FIM tokens."""
 MESSAGES_FILE = "actions/messages.yaml"
-"""Texts of the code actions' messages: not a prompt, so it has no prompt shape here."""
+"""Texts of the code actions' messages (:class:`Messages`)."""
 
 _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
-M = TypeVar("M", bound="PromptFile")
+M = TypeVar("M", bound=BaseModel)
 
 
 class PromptError(CodeSagaError):
@@ -129,13 +129,19 @@ class ActionPrompt(PromptFile):
     examples: dict[Literal["en", "ko"], list[Example]] = {}
 
 
-def shape_of(relative: str) -> type[PromptFile] | None:
+class Messages(RootModel[dict[str, Localized]]):
+    """``prompts/actions/messages.yaml``: each message key with its ``en`` and ``ko`` text."""
+
+
+def shape_of(relative: str) -> type[BaseModel] | None:
     """The model a file under ``prompts/`` must match (None: any mapping)."""
     if relative == "chat.yaml":
         return ChatPrompt
     if relative.startswith("fim/"):
         return FimPrompt
-    if relative.startswith("actions/") and relative != MESSAGES_FILE:
+    if relative == MESSAGES_FILE:
+        return Messages
+    if relative.startswith("actions/"):
         return ActionPrompt
     return None
 

@@ -13,6 +13,7 @@ from codesaga.prompts import (
     ActionPrompt,
     ChatPrompt,
     FimPrompt,
+    Messages,
     PromptError,
     chat_prompts,
     load,
@@ -31,15 +32,20 @@ def shipped() -> list[str]:
 def test_every_shipped_file_matches_its_shape(relative: str) -> None:
     data = prompt_file(relative)
     shape = shape_of(relative)
-    if shape is not None:
-        assert load(relative, shape).name == data["name"]
+    assert shape is not None  # every shipped file has a shape
+    loaded = load(relative, shape)
+    if isinstance(loaded, Messages):
+        assert loaded.root.keys() == data.keys()
+    else:
+        assert loaded.name == data["name"]
 
 
 def test_shapes_by_path() -> None:
     assert shape_of("chat.yaml") is ChatPrompt
     assert shape_of("fim/qwen.yaml") is FimPrompt
     assert shape_of("actions/explain.yaml") is ActionPrompt
-    assert shape_of("actions/messages.yaml") is None
+    assert shape_of("actions/messages.yaml") is Messages
+    assert shape_of("notes.yaml") is None
 
 
 def test_chat_prompts_per_language() -> None:
@@ -121,5 +127,11 @@ def test_a_missing_file_and_a_broken_fim_file(files: Path) -> None:
 
 
 def test_an_unshaped_file_only_needs_to_be_a_mapping(files: Path) -> None:
-    (files / "actions" / "messages.yaml").write_text("anything: [1, 2]\n", encoding="utf-8")
-    assert prompt_file("actions/messages.yaml") == {"anything": [1, 2]}
+    (files / "notes.yaml").write_text("anything: [1, 2]\n", encoding="utf-8")
+    assert prompt_file("notes.yaml") == {"anything": [1, 2]}
+
+
+def test_a_message_without_its_korean_text_is_refused(files: Path) -> None:
+    (files / "actions" / "messages.yaml").write_text("done: {en: Done}\n", encoding="utf-8")
+    with pytest.raises(PromptError, match=r"actions/messages\.yaml: done\.ko: Field required"):
+        prompt_file("actions/messages.yaml")
