@@ -1,9 +1,9 @@
-"""Open documents: our own copy of each text, its line index and its syntax tree.
+"""Open documents: the one copy of each text, its line index and its syntax tree.
 
-pygls applies ``didChange`` edits to its workspace copy *before* our handler runs, so the
-pre-edit byte offsets tree-sitter's incremental parsing needs are gone by then. The
-:class:`DocumentStore` therefore keeps its own text for every open document and applies
-the changes itself.
+The :class:`DocumentStore` keeps the text of every open document and applies the
+``didChange`` edits itself, so it has the pre-edit byte offsets that tree-sitter's
+incremental parsing needs. pygls keeps no copy of its own (:mod:`codesaga.lsp.protocol`
+leaves out its text-sync handlers): read texts from here, never from ``ls.workspace``.
 
 Units. Three ways of counting characters meet here, and every conversion between them
 lives in this module:

@@ -25,6 +25,7 @@ from codesaga.engine import Engine
 from codesaga.errors import CodeSagaError, Language
 from codesaga.loader import load_engine
 from codesaga.lsp.errors import answers, notices
+from codesaga.lsp.protocol import CodeSagaProtocol
 from codesaga.pipeline import Completer
 from codesaga.scheduler import Scheduler
 from codesaga.settings import SECTION, Settings, describe_error, merge
@@ -57,7 +58,7 @@ class CodeSagaServer(LanguageServer):
     """The CodeSaga language server."""
 
     def __init__(self) -> None:
-        super().__init__("codesaga", __version__)
+        super().__init__("codesaga", __version__, protocol_cls=CodeSagaProtocol)
         self.store = DocumentStore()
         self.settings = Settings()
         self.client_settings: dict[str, Any] = {}
