@@ -256,16 +256,6 @@ class Document:
         """Number of lines, counting the empty line after a final line terminator."""
         return len(self._starts)
 
-    def _line_bounds(self, line: int) -> tuple[int, int]:
-        """(start, end) str offsets of ``line`` without its terminator."""
-        start = self._starts[line]
-        if line + 1 >= len(self._starts):
-            return start, len(self.text)
-        end = self._starts[line + 1] - 1
-        if end > start and self.text[end] == "\n" and self.text[end - 1] == "\r":
-            end -= 1
-        return start, end
-
     def line_start(self, line: int) -> int:
         """The str offset (code points) where the 0-based ``line`` starts; ``line_count``
         (one past the last line) gives ``len(text)``. Raises :class:`PositionError` for a
@@ -280,9 +270,15 @@ class Document:
         """The str offset (code points) where the 0-based ``line`` ends, before its
         terminator. Raises :class:`PositionError` for a line outside
         ``0 <= line < line_count``."""
-        if not 0 <= line < len(self._starts):
-            raise PositionError(f"line {line} outside {self.uri} ({len(self._starts)} lines)")
-        return self._line_bounds(line)[1]
+        starts = self._starts
+        if not 0 <= line < len(starts):
+            raise PositionError(f"line {line} outside {self.uri} ({len(starts)} lines)")
+        if line + 1 == len(starts):
+            return len(self.text)
+        end = starts[line + 1] - 1  # the terminator's last character
+        if end > starts[line] and self.text[end] == "\n" and self.text[end - 1] == "\r":
+            end -= 1
+        return end
 
     def line_at(self, offset: int) -> int:
         """The 0-based line that holds str ``offset`` (``0..len(text)``; the offset of a
@@ -294,10 +290,8 @@ class Document:
     def line_text(self, line: int) -> str:
         """Text of the 0-based ``line`` without its terminator (:class:`PositionError` if
         ``line`` is not in ``0 <= line < line_count``)."""
-        if not 0 <= line < len(self._starts):
-            raise PositionError(f"line {line} outside {self.uri} ({len(self._starts)} lines)")
-        start, end = self._line_bounds(line)
-        return self.text[start:end]
+        end = self.line_end(line)
+        return self.text[self.line_start(line) : end]
 
     # ----------------------------------------------------------- conversions
 
@@ -314,13 +308,10 @@ class Document:
         line, character = position.line, position.character
         if line < 0 or character < 0:
             raise PositionError(f"negative position {line}:{character} in {self.uri}")
-        if line >= len(self._starts):
-            if line == len(self._starts):
-                return len(self.text)
-            raise PositionError(f"line {line} outside {self.uri} ({len(self._starts)} lines)")
-        start, end = self._line_bounds(line)
-        if character == 0:
+        start = self.line_start(line)
+        if character == 0 or line == self.line_count:
             return start
+        end = self.line_end(line)
         return start + _index_of_units(self.text[start:end], character, self.encoding)
 
     def position_at(self, offset: int) -> Position:
@@ -329,10 +320,8 @@ class Document:
         ``0 <= offset <= len(text)``, else :class:`PositionError`. An offset between the
         ``\\r`` and ``\\n`` of a CRLF maps to one unit past the line end.
         """
-        if not 0 <= offset <= len(self.text):
-            raise PositionError(f"offset {offset} outside {self.uri} ({len(self.text)} chars)")
-        line = bisect_right(self._starts, offset) - 1
-        start = self._starts[line]
+        line = self.line_at(offset)
+        start = self.line_start(line)
         return Position(line=line, character=_units(self.text[start:offset], self.encoding))
 
     def _byte_line_starts(self) -> list[int]:
@@ -346,8 +335,8 @@ class Document:
             raise PositionError(f"offset {offset} outside {self.uri} ({len(self.text)} chars)")
         if self._ascii:
             return offset
-        line = bisect_right(self._starts, offset) - 1
-        start = self._starts[line]
+        line = self.line_at(offset)
+        start = self.line_start(line)
         return self._byte_line_starts()[line] + len(_encode(self.text[start:offset]))
 
     def offset_of_byte(self, byte_offset: int) -> int:
@@ -368,7 +357,7 @@ class Document:
         while line_byte < byte_offset < len(data) and data[byte_offset] & 0xC0 == 0x80:
             byte_offset -= 1  # continuation byte: back up to the character's lead byte
         chunk = data[line_byte:byte_offset].decode("utf-8", _UTF8_ERRORS)
-        return self._starts[line] + len(chunk)
+        return self.line_start(line) + len(chunk)
 
     def utf8(self) -> bytes:
         """The text as UTF-8 (lone surrogates via ``surrogatepass``), cached: the bytes that
@@ -385,7 +374,7 @@ class Document:
             data = self.utf8()
             row = data.count(b"\n", 0, byte_offset)
             return Point(row, byte_offset - (data.rfind(b"\n", 0, byte_offset) + 1))
-        line = bisect_right(self._starts, offset) - 1
+        line = self.line_at(offset)
         return Point(line, byte_offset - self._byte_line_starts()[line])
 
     def _derived(self, version: int, tree: Tree | None, *, stale: bool) -> Document:
@@ -414,18 +403,14 @@ class Document:
         """
         text = self.text[:start] + new_text + self.text[end:]
         starts = self._starts
-        first = bisect_right(starts, start) - 1
+        first = self.line_at(start)
         # A "\r" just before the first line may pair with an inserted "\n": re-scan it too.
-        if first > 0 and self.text[starts[first] - 1] == "\r":
+        if first > 0 and self.text[self.line_start(first) - 1] == "\r":
             first -= 1
-        last = bisect_right(starts, end) - 1
-        region_start = starts[first]
-        if last + 1 < len(starts):
-            region_end = starts[last + 1]  # keeps the old terminator of `last` in the region
-            tail = starts[last + 2 :]
-        else:
-            region_end = len(self.text)
-            tail = []
+        last = self.line_at(end)
+        region_start = self.line_start(first)
+        region_end = self.line_start(last + 1)  # keeps the old terminator of `last` in the region
+        tail = starts[last + 2 :]
         delta = len(new_text) - (end - start)
         # The region ends with the old terminator of `last` (if any), so its breaks include
         # the start of the first line after it.

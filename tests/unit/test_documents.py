@@ -213,6 +213,73 @@ def test_line_text_with_unicode_line() -> None:
     assert doc.line_text(1)[5:10] == "안녕하세요"
 
 
+# ----------------------------------------------------------------------------- line API
+
+
+def test_line_api_counts_code_points_with_hangul_and_emoji() -> None:
+    doc = Document("file:///k.py", "python", 1, "가나다\n😀x\n")
+    assert doc.line_count == 3
+    assert [doc.line_start(i) for i in range(4)] == [0, 4, 7, 7]  # 3: one past the last line
+    assert [doc.line_end(i) for i in range(3)] == [3, 6, 7]  # the emoji is one code point
+    assert [doc.line_at(o) for o in range(8)] == [0, 0, 0, 0, 1, 1, 1, 2]
+    assert doc.text[doc.line_start(1) : doc.line_end(1)] == "😀x" == doc.line_text(1)
+    emoji = Document("file:///e.py", "python", 1, EMOJI)
+    assert emoji.line_end(0) == len('s = "😀!"') == 8 and emoji.line_at(8) == 0
+
+
+def test_line_api_with_crlf_and_a_lone_cr() -> None:
+    crlf = Document("file:///w.py", "python", 1, "a\r\nbc\r\n")
+    assert [crlf.line_start(i) for i in range(3)] == [0, 3, 7]
+    assert [crlf.line_end(i) for i in range(3)] == [1, 5, 7]  # before "\r\n"
+    assert [crlf.line_at(o) for o in range(8)] == [0, 0, 0, 1, 1, 1, 1, 2]  # "\r\n": line 0
+    lone = Document("file:///m.py", "python", 1, "a\rb\r\nc")
+    assert lone.line_count == 3
+    assert [lone.line_start(i) for i in range(4)] == [0, 2, 5, 6]
+    assert [lone.line_end(i) for i in range(3)] == [1, 3, 6]
+    assert [lone.line_at(o) for o in range(7)] == [0, 0, 1, 1, 1, 2, 2]
+
+
+def test_line_api_empty_last_line_and_empty_text() -> None:
+    doc = Document("file:///a.py", "python", 1, "x = 1\n")
+    last = doc.line_count - 1
+    assert last == 1 and doc.line_start(last) == doc.line_end(last) == len(doc.text)
+    assert doc.line_at(len(doc.text)) == last and doc.line_text(last) == ""
+    empty = Document("file:///b.py", "python", 1, "")
+    assert empty.line_count == 1
+    assert empty.line_start(0) == empty.line_end(0) == empty.line_start(1) == 0
+    assert empty.line_at(0) == 0
+
+
+def test_line_api_out_of_range_raises_position_error() -> None:
+    doc = Document("file:///a.py", "python", 1, "ab\n가")  # 2 lines, 4 characters
+    for call, arg in (
+        (doc.line_start, -1),
+        (doc.line_start, 3),  # line_count (2) is allowed: the end of the text
+        (doc.line_end, -1),
+        (doc.line_end, 2),
+        (doc.line_at, -1),
+        (doc.line_at, 5),
+    ):
+        with pytest.raises(PositionError) as raised:
+            call(arg)
+        assert raised.value.code == -32602  # InvalidParams
+    assert doc.line_start(2) == 4 and doc.line_at(4) == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["", "a", HANGUL, EMOJI, "a\r\nb\rc\n\n", "\r\r\n😀\r가\n", "x\ry"]
+)
+def test_line_api_agrees_with_the_lsp_conversions(text: str) -> None:
+    for encoding in documents.ENCODINGS:
+        doc = Document("file:///a.py", "python", 1, text, encoding=encoding)
+        for line in range(doc.line_count):
+            assert doc.line_start(line) == doc.offset_at(pos(line, 0))
+            assert doc.line_end(line) == doc.offset_at(pos(line, 10**6))
+            assert doc.text[doc.line_start(line) : doc.line_end(line)] == doc.line_text(line)
+        for offset in range(len(text) + 1):
+            assert doc.line_at(offset) == doc.position_at(offset).line
+
+
 # ---------------------------------------------------------------------------- the store
 
 
