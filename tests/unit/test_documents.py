@@ -483,6 +483,27 @@ def test_language_from_extension_when_id_unknown() -> None:
     assert doc.tree is not None
 
 
+def test_a_keystroke_does_not_encode_the_whole_text() -> None:
+    store = DocumentStore()
+    store.open("file:///k.py", "python", 1, HANGUL * 100)
+    typed = store.change("file:///k.py", 2, [edit((1, 0), (1, 0), "y")])
+    assert typed.tree is not None and typed.tree_stale
+    assert typed._data is None  # UTF-8 of the text: made only when a parse needs it
+    assert_tree_matches_fresh_parse(store.parsed("file:///k.py"))
+
+
+def test_a_nul_typed_or_deleted_switches_parsing() -> None:
+    store = DocumentStore()
+    store.open("file:///n.py", "python", 1, HANGUL)
+    binary = store.change("file:///n.py", 2, [edit((0, 0), (0, 0), "\x00")])
+    assert binary.tree is None and not binary.tree_stale
+    still = store.change("file:///n.py", 3, [edit((1, 0), (1, 0), "y")])
+    assert still.tree is None and not still.tree_stale
+    clean = store.change("file:///n.py", 4, [edit((0, 0), (0, 1), "")])
+    assert clean.text == HANGUL.replace("x =", "yx =") and clean.tree_stale
+    assert_tree_matches_fresh_parse(store.parsed("file:///n.py"))
+
+
 def test_binary_and_huge_documents_are_not_parsed() -> None:
     store = DocumentStore(max_bytes=100)
     binary = store.open("file:///blob.py", "python", 1, "x = 1\x00\x01\x02\n")
