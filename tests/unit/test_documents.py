@@ -19,6 +19,7 @@ from lsprotocol.types import (
 )
 from tree_sitter import Node, Tree
 
+import codesaga.documents.store as store_module
 from codesaga import documents
 from codesaga.documents import (
     Document,
@@ -36,7 +37,7 @@ EMOJI = 's = "😀!"\n'
 @pytest.fixture(autouse=True)
 def _parse_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Background re-parses start at once here (the idle wait has a test of its own)."""
-    monkeypatch.setattr(documents, "PARSE_IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(store_module, "PARSE_IDLE_SECONDS", 0.0)
 
 
 def pos(line: int, character: int) -> Position:
@@ -673,7 +674,7 @@ class _SpyParser:
 def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ParseSpy]:
     spy = ParseSpy()
     spy.gate.set()
-    monkeypatch.setattr(documents, "new_parser", lambda grammar: _SpyParser(grammar, spy))
+    monkeypatch.setattr(store_module, "new_parser", lambda grammar: _SpyParser(grammar, spy))
     yield spy
     spy.gate.set()  # never leave the background thread waiting
 
