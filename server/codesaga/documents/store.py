@@ -116,7 +116,7 @@ class DocumentStore:
         if not document.tree_stale:
             return document
         old_tree = document.tree.copy() if document.tree is not None else None
-        tree = self._parse(self._parsers, document, old_tree)
+        tree = _parse(self._parsers, document, old_tree)
         if tree is None:
             return document
         version = document.version
@@ -136,8 +136,8 @@ class DocumentStore:
         """Open (or re-open, replacing) ``uri`` and parse it on the calling thread; returns
         the new document (with a fresh tree)."""
         document = Document(uri, language_id, version, text, encoding=self.encoding)
-        if self._parseable(document):
-            document.tree = self._parse(self._parsers, document, None)
+        if _parseable(document, self.max_bytes):
+            document.tree = _parse(self._parsers, document, None)
         with self._lock:
             self._documents[uri] = document
             self._pending.pop(uri, None)
@@ -175,7 +175,7 @@ class DocumentStore:
             current = self._documents.get(uri)
             if current is None:
                 raise UnknownDocumentError(f"document not open: {uri}")
-            document = self._changed(current, version, changes)
+            document = _changed(current, version, changes, self.max_bytes)
             self._documents[uri] = document
             if document.tree_stale:
                 # the background thread gets its own copy: the edited tree is handed out
@@ -186,35 +186,6 @@ class DocumentStore:
                     self._worker.submit(self._reparse, uri)
             else:
                 self._pending.pop(uri, None)
-        return document
-
-    def _changed(
-        self, current: Document, version: int, changes: Sequence[TextDocumentContentChangeEvent]
-    ) -> Document:
-        """``current`` with ``changes`` applied, holding the edited tree (not parsed)."""
-        uri = current.uri
-        document = current
-        old_tree = current.tree.copy() if current.tree is not None else None
-        for change in changes:
-            if isinstance(change, TextDocumentContentChangePartial):
-                start = document.offset_at(change.range.start)
-                end = document.offset_at(change.range.end)
-                if end < start:
-                    start, end = end, start
-                new_text = change.text
-                if old_tree is not None:
-                    _edit_tree(old_tree, document, start, end, new_text)
-                document = document._replaced(start, end, new_text, version)
-            else:
-                document = Document(
-                    uri, current.language_id, version, change.text, encoding=current.encoding
-                )
-                old_tree = None
-        if document is current:  # no changes: just a version bump
-            document = current._derived(version, current.tree, stale=current.tree_stale)
-        elif self._parseable(document):
-            document.tree = old_tree
-            document.tree_stale = True
         return document
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -243,7 +214,7 @@ class DocumentStore:
                 continue
             document, old_tree, _ = job
             try:
-                tree = self._parse(self._worker_parsers, document, old_tree)
+                tree = _parse(self._worker_parsers, document, old_tree)
                 if tree is None:
                     continue  # logged; the document keeps its stale tree
                 fresh = document._derived(document.version, tree, stale=False)
@@ -254,33 +225,69 @@ class DocumentStore:
                 if self._documents.get(uri) is document:  # not changed, re-opened or closed
                     self._documents[uri] = fresh
 
-    def _parseable(self, document: Document) -> bool:
-        text = document.text
-        if document.grammar is None or len(text) > self.max_bytes or document._nul:
-            return False
-        # a code point is at most 4 UTF-8 bytes: encode the text (on every keystroke) only
-        # when its size in bytes is in doubt
-        return len(text) * 4 <= self.max_bytes or len(document.utf8()) <= self.max_bytes
 
-    def _parse(
-        self, parsers: dict[str, Parser], document: Document, old_tree: Tree | None
-    ) -> Tree | None:
-        """Parse ``document`` (which must be parseable) with the parser for its grammar in
-        ``parsers``, incrementally from ``old_tree`` (edited to match, and used by no other
-        thread) if given; ``None`` (logged) if tree-sitter fails."""
-        grammar = document.grammar
-        assert grammar is not None
-        try:
-            parser = parsers.get(grammar)
-            if parser is None:
-                parser = parsers[grammar] = new_parser(grammar)
-            data = document.utf8()
+def _changed(
+    current: Document,
+    version: int,
+    changes: Sequence[TextDocumentContentChangeEvent],
+    max_bytes: int,
+) -> Document:
+    """``current`` with ``changes`` applied, holding the edited tree (not parsed; no tree
+    when the result is not :func:`_parseable`)."""
+    uri = current.uri
+    document = current
+    old_tree = current.tree.copy() if current.tree is not None else None
+    for change in changes:
+        if isinstance(change, TextDocumentContentChangePartial):
+            start = document.offset_at(change.range.start)
+            end = document.offset_at(change.range.end)
+            if end < start:
+                start, end = end, start
+            new_text = change.text
             if old_tree is not None:
-                return parser.parse(data, old_tree)
-            return parser.parse(data)
-        except Exception:  # a failed parse must not take the server down
-            logger.exception("tree-sitter failed to parse %s", document.uri)
-            return None
+                _edit_tree(old_tree, document, start, end, new_text)
+            document = document._replaced(start, end, new_text, version)
+        else:
+            document = Document(
+                uri, current.language_id, version, change.text, encoding=current.encoding
+            )
+            old_tree = None
+    if document is current:  # no changes: just a version bump
+        document = current._derived(version, current.tree, stale=current.tree_stale)
+    elif _parseable(document, max_bytes):
+        document.tree = old_tree
+        document.tree_stale = True
+    return document
+
+
+def _parseable(document: Document, max_bytes: int) -> bool:
+    """Whether ``document`` has a grammar and is text (no NUL) of at most ``max_bytes``
+    UTF-8 bytes."""
+    text = document.text
+    if document.grammar is None or len(text) > max_bytes or document._nul:
+        return False
+    # a code point is at most 4 UTF-8 bytes: encode the text (on every keystroke) only
+    # when its size in bytes is in doubt
+    return len(text) * 4 <= max_bytes or len(document.utf8()) <= max_bytes
+
+
+def _parse(parsers: dict[str, Parser], document: Document, old_tree: Tree | None) -> Tree | None:
+    """Parse ``document`` (which must be parseable) with the parser for its grammar in
+    ``parsers``, incrementally from ``old_tree`` (edited to match, and used by no other
+    thread) if given; ``None`` (logged) if tree-sitter fails."""
+    grammar = document.grammar
+    assert grammar is not None
+    try:
+        parser = parsers.get(grammar)
+        if parser is None:
+            parser = parsers[grammar] = new_parser(grammar)
+        data = document.utf8()
+        if old_tree is not None:
+            return parser.parse(data, old_tree)
+        return parser.parse(data)
+    except Exception:  # a failed parse must not take the server down
+        logger.exception("tree-sitter failed to parse %s", document.uri)
+        return None
 
 
 def _edit_tree(tree: Tree, document: Document, start: int, end: int, new_text: str) -> None:
