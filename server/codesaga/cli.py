@@ -207,6 +207,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         json_path=Path(args.json) if args.json else None,
         model=args.model,
         overhead_keys=args.overhead_keys,
+        sync_keys=args.sync_keys,
     )
     missing = [str(p) for p in options.files if not p.is_file()]
     if missing:
@@ -273,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", help="registry name or GGUF path (default: settings)")
     bench.add_argument(
         "--overhead-keys", type=int, default=200, help="keys timed on the 5,000-line file (200)"
+    )
+    bench.add_argument(
+        "--sync-keys",
+        type=int,
+        metavar="N",
+        help="only time N keystrokes of text sync on the 5,000-line file, end to end over LSP: "
+        "each didChange, then a request the server answers after it; no model, no completions",
     )
     bench.set_defaults(func=cmd_bench)
     return parser

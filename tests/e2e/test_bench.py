@@ -117,3 +117,25 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert len(statuses) == 7
     assert set(statuses.values()) <= {"PASS", "FAIL", "N/A"}
     assert statuses["peak_rss_over_budget"] in {"PASS", "FAIL"}
+
+
+def test_bench_sync_keys(tmp_path: Path) -> None:
+    """``--sync-keys``: keystrokes of text sync into the 5,000-line file, over LSP, no model."""
+    out = tmp_path / "sync.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "codesaga", "bench", "--sync-keys", "60", "--json", str(out)],
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "text sync: 60 keystrokes, 5000-line file" in proc.stdout
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["lines"] == 5000 and report["keystrokes"] == 60
+    for figure in ("keystroke", "request_alone"):
+        assert report[figure]["n"] == 60
+        assert 0 < report[figure]["p50_ms"] <= report[figure]["p95_ms"] <= report[figure]["max_ms"]
+    assert isinstance(report["change_p50_ms"], float)
+    # no model was loaded: the server stayed far below the size of any model
+    assert 0 < report["server_peak_rss_bytes"] < 200 * 2**20

@@ -13,11 +13,13 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from lsprotocol import types
 from lsprotocol.types import Position
 from rich.console import Console
 
 from codesaga.bench import plan_files
 from codesaga.bench.live import (
+    BenchError,
     PausePoint,
     Request,
     ServerArm,
@@ -41,12 +43,14 @@ from codesaga.bench.script import (
     big_python_file,
     end_position,
     keystrokes,
+    middle_typing,
     next_key,
     percentile,
     plan_typing,
     ratio,
     summary,
 )
+from codesaga.bench.sync import SyncRun, measure_sync, render_sync, run_sync_bench, sync_report
 from codesaga.cli import build_parser
 from codesaga.completion import Completer
 from codesaga.completion.prompt import PromptBuilder
@@ -486,8 +490,6 @@ def test_render_draws_every_row() -> None:
 
 
 def test_first_item_reads_text_and_source() -> None:
-    from lsprotocol import types
-
     item = types.InlineCompletionItem(
         insert_text="abc",
         command=types.Command(title="t", command="c", arguments=["type-through", 3]),
@@ -591,3 +593,101 @@ async def test_the_decode_replay_does_not_wait_for_generations_that_failed(tmp_p
     assert arm.run.replay_errors == 3 and arm.run.replay_generations == 0
     assert replayed == []  # nor does the raw arm decode what the server did not
     assert fake.opened == fake.closed == 3
+
+
+# ----- text sync (--sync-keys) ---------------------------------------------------------------
+
+
+def test_middle_typing_retypes_the_lines_after_a_def() -> None:
+    source = (FIXTURES / "inventory.py").read_text(encoding="utf-8").replace("<CURSOR>", "None")
+    text = big_python_file(source, 5000)
+    cursor, typed = middle_typing(text)
+    lines = text.split("\n")
+    assert cursor.line >= 2500 and lines[cursor.line].lstrip().startswith("def ")
+    assert cursor.character == len(lines[cursor.line])
+    assert typed == "\n" + "\n".join(lines[cursor.line + 1 : cursor.line + 40])
+    assert middle_typing("a\nb\nc\n", 1) == (Position(line=2, character=1), "\n")
+
+
+class SyncClient:
+    """Stands in for the LSP client of ``--sync-keys``: applies the changes to a DocumentStore
+    and answers ``codesaga.stats`` at once, recording the order of the messages."""
+
+    def __init__(self) -> None:
+        self.store = DocumentStore()
+        self.log: list[str] = []
+
+    def text_document_did_open(self, params: types.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        self.store.open(doc.uri, doc.language_id, doc.version, doc.text)
+        self.log.append("open")
+
+    def text_document_did_change(self, params: types.DidChangeTextDocumentParams) -> None:
+        doc = params.text_document
+        self.store.change(doc.uri, doc.version, params.content_changes)
+        self.log.append("change")
+
+    def text_document_did_close(self, params: types.DidCloseTextDocumentParams) -> None:
+        self.log.append("close")
+
+    async def workspace_execute_command_async(self, params: types.ExecuteCommandParams) -> object:
+        assert params.command == STATS_COMMAND and params.arguments == ["counts"]
+        self.log.append("stats")
+        return {"counts": {}}
+
+
+async def test_measure_sync_types_into_the_middle_and_times_each_key(tmp_path: Path) -> None:
+    text = big_python_file((FIXTURES / "inventory.py").read_text(encoding="utf-8"), 300)
+    arm = ServerArm({}, 0.0, tmp_path / "server.log")
+    fake = SyncClient()
+    arm.client = fake  # type: ignore[assignment]
+    cursor, typed = middle_typing(text)
+    keys = sum(1 for _ in keystrokes(typed)) + 3  # the lines are typed again from the start
+    run = await measure_sync(arm, text, keys)
+    assert run.lines == 300 and len(run.keys_ms) == len(run.request_ms) == keys
+    assert all(ms >= 0.0 for ms in run.keys_ms + run.request_ms)
+    # open, stats; then per key: change, stats (the keystroke), stats (the request alone)
+    assert fake.log == ["open", "stats", *["change", "stats", "stats"] * keys, "close"]
+    first_three = "".join(typed[k.start : k.end] for k in list(keystrokes(typed))[:3])
+    offset = sum(len(line) + 1 for line in text.split("\n")[: cursor.line]) + cursor.character
+    expected = text[:offset] + typed + first_three + text[offset:]
+    assert fake.store.get("file:///codesaga-bench/sync/inventory.py").text == expected
+
+
+async def test_measure_sync_fails_clearly_when_the_server_does_not_answer(tmp_path: Path) -> None:
+    class Silent(SyncClient):
+        async def workspace_execute_command_async(self, params: object) -> object:
+            raise RuntimeError("gone")
+
+    arm = ServerArm({}, 0.0, tmp_path / "server.log")
+    arm.client = Silent()  # type: ignore[assignment]
+    with pytest.raises(BenchError, match="codesaga.stats"):
+        await measure_sync(arm, "def f():\n    return 1\n", 2)
+
+
+def test_sync_report_and_table() -> None:
+    run = SyncRun(lines=5000, keys_ms=[1.0, 2.0, 3.0], request_ms=[0.5, 0.5, 0.75])
+    report = sync_report(run)
+    assert report["lines"] == 5000 and report["keystrokes"] == 3
+    assert report["keystroke"]["p50_ms"] == 2.0 and report["keystroke"]["p95_ms"] == 2.9
+    assert report["request_alone"]["p50_ms"] == 0.5
+    assert report["change_p50_ms"] == 1.5
+    console = Console(file=io.StringIO(), width=120)
+    console.print(render_sync(report))
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "3 keystrokes, 5000-line file" in out and "2.90" in out and "1.50" in out
+    assert sync_report(SyncRun(lines=1))["change_p50_ms"] is None
+
+
+def test_run_sync_bench_needs_a_key(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="at least 1"):
+        run_sync_bench(0, "x = 1\n", {}, tmp_path / "sync.json")
+
+
+def test_cli_sync_keys_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert build_parser().parse_args(["bench"]).sync_keys is None
+    args = build_parser().parse_args(["bench", "--sync-keys", "300", "--json", "s.json"])
+    assert (args.sync_keys, args.json) == (300, "s.json")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "--help"])
+    assert "--sync-keys N" in capsys.readouterr().out

@@ -19,6 +19,7 @@ from lsprotocol.types import (
 )
 from tree_sitter import Node, Tree
 
+import codesaga.documents.store as store_module
 from codesaga import documents
 from codesaga.documents import (
     Document,
@@ -36,7 +37,7 @@ EMOJI = 's = "😀!"\n'
 @pytest.fixture(autouse=True)
 def _parse_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Background re-parses start at once here (the idle wait has a test of its own)."""
-    monkeypatch.setattr(documents, "PARSE_IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(store_module, "PARSE_IDLE_SECONDS", 0.0)
 
 
 def pos(line: int, character: int) -> Position:
@@ -211,6 +212,73 @@ def test_line_text_with_unicode_line() -> None:
     doc = Document("file:///k.py", "python", 1, HANGUL)
     assert doc.position_at(doc.offset_at(pos(1, 10))) == pos(1, 10)
     assert doc.line_text(1)[5:10] == "안녕하세요"
+
+
+# ----------------------------------------------------------------------------- line API
+
+
+def test_line_api_counts_code_points_with_hangul_and_emoji() -> None:
+    doc = Document("file:///k.py", "python", 1, "가나다\n😀x\n")
+    assert doc.line_count == 3
+    assert [doc.line_start(i) for i in range(4)] == [0, 4, 7, 7]  # 3: one past the last line
+    assert [doc.line_end(i) for i in range(3)] == [3, 6, 7]  # the emoji is one code point
+    assert [doc.line_at(o) for o in range(8)] == [0, 0, 0, 0, 1, 1, 1, 2]
+    assert doc.text[doc.line_start(1) : doc.line_end(1)] == "😀x" == doc.line_text(1)
+    emoji = Document("file:///e.py", "python", 1, EMOJI)
+    assert emoji.line_end(0) == len('s = "😀!"') == 8 and emoji.line_at(8) == 0
+
+
+def test_line_api_with_crlf_and_a_lone_cr() -> None:
+    crlf = Document("file:///w.py", "python", 1, "a\r\nbc\r\n")
+    assert [crlf.line_start(i) for i in range(3)] == [0, 3, 7]
+    assert [crlf.line_end(i) for i in range(3)] == [1, 5, 7]  # before "\r\n"
+    assert [crlf.line_at(o) for o in range(8)] == [0, 0, 0, 1, 1, 1, 1, 2]  # "\r\n": line 0
+    lone = Document("file:///m.py", "python", 1, "a\rb\r\nc")
+    assert lone.line_count == 3
+    assert [lone.line_start(i) for i in range(4)] == [0, 2, 5, 6]
+    assert [lone.line_end(i) for i in range(3)] == [1, 3, 6]
+    assert [lone.line_at(o) for o in range(7)] == [0, 0, 1, 1, 1, 2, 2]
+
+
+def test_line_api_empty_last_line_and_empty_text() -> None:
+    doc = Document("file:///a.py", "python", 1, "x = 1\n")
+    last = doc.line_count - 1
+    assert last == 1 and doc.line_start(last) == doc.line_end(last) == len(doc.text)
+    assert doc.line_at(len(doc.text)) == last and doc.line_text(last) == ""
+    empty = Document("file:///b.py", "python", 1, "")
+    assert empty.line_count == 1
+    assert empty.line_start(0) == empty.line_end(0) == empty.line_start(1) == 0
+    assert empty.line_at(0) == 0
+
+
+def test_line_api_out_of_range_raises_position_error() -> None:
+    doc = Document("file:///a.py", "python", 1, "ab\n가")  # 2 lines, 4 characters
+    for call, arg in (
+        (doc.line_start, -1),
+        (doc.line_start, 3),  # line_count (2) is allowed: the end of the text
+        (doc.line_end, -1),
+        (doc.line_end, 2),
+        (doc.line_at, -1),
+        (doc.line_at, 5),
+    ):
+        with pytest.raises(PositionError) as raised:
+            call(arg)
+        assert raised.value.code == -32602  # InvalidParams
+    assert doc.line_start(2) == 4 and doc.line_at(4) == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["", "a", HANGUL, EMOJI, "a\r\nb\rc\n\n", "\r\r\n😀\r가\n", "x\ry"]
+)
+def test_line_api_agrees_with_the_lsp_conversions(text: str) -> None:
+    for encoding in documents.ENCODINGS:
+        doc = Document("file:///a.py", "python", 1, text, encoding=encoding)
+        for line in range(doc.line_count):
+            assert doc.line_start(line) == doc.offset_at(pos(line, 0))
+            assert doc.line_end(line) == doc.offset_at(pos(line, 10**6))
+            assert doc.text[doc.line_start(line) : doc.line_end(line)] == doc.line_text(line)
+        for offset in range(len(text) + 1):
+            assert doc.line_at(offset) == doc.position_at(offset).line
 
 
 # ---------------------------------------------------------------------------- the store
@@ -416,6 +484,27 @@ def test_language_from_extension_when_id_unknown() -> None:
     assert doc.tree is not None
 
 
+def test_a_keystroke_does_not_encode_the_whole_text() -> None:
+    store = DocumentStore()
+    store.open("file:///k.py", "python", 1, HANGUL * 100)
+    typed = store.change("file:///k.py", 2, [edit((1, 0), (1, 0), "y")])
+    assert typed.tree is not None and typed.tree_stale
+    assert typed._data is None  # UTF-8 of the text: made only when a parse needs it
+    assert_tree_matches_fresh_parse(store.parsed("file:///k.py"))
+
+
+def test_a_nul_typed_or_deleted_switches_parsing() -> None:
+    store = DocumentStore()
+    store.open("file:///n.py", "python", 1, HANGUL)
+    binary = store.change("file:///n.py", 2, [edit((0, 0), (0, 0), "\x00")])
+    assert binary.tree is None and not binary.tree_stale
+    still = store.change("file:///n.py", 3, [edit((1, 0), (1, 0), "y")])
+    assert still.tree is None and not still.tree_stale
+    clean = store.change("file:///n.py", 4, [edit((0, 0), (0, 1), "")])
+    assert clean.text == HANGUL.replace("x =", "yx =") and clean.tree_stale
+    assert_tree_matches_fresh_parse(store.parsed("file:///n.py"))
+
+
 def test_binary_and_huge_documents_are_not_parsed() -> None:
     store = DocumentStore(max_bytes=100)
     binary = store.open("file:///blob.py", "python", 1, "x = 1\x00\x01\x02\n")
@@ -585,7 +674,7 @@ class _SpyParser:
 def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ParseSpy]:
     spy = ParseSpy()
     spy.gate.set()
-    monkeypatch.setattr(documents, "new_parser", lambda grammar: _SpyParser(grammar, spy))
+    monkeypatch.setattr(store_module, "new_parser", lambda grammar: _SpyParser(grammar, spy))
     yield spy
     spy.gate.set()  # never leave the background thread waiting
 

@@ -11,6 +11,9 @@ Phases, one after the other so that no two of them share the CPU:
 3. **raw decode**: the same ``Llama`` streaming the server's own prompts, for decode speed;
 4. **overhead**: the server's modules in-process on a generated 5,000-line Python file.
 
+``--sync-keys N`` runs one other part instead (:mod:`codesaga.bench.sync`): ``N`` keystrokes of
+text sync into the same 5,000-line file, end to end over LSP, with a server that has no model.
+
 The report (:mod:`codesaga.bench.report`) is printed as a table and written as JSON.
 """
 
@@ -75,6 +78,8 @@ class BenchOptions:
     """Keystrokes timed in the overhead phase."""
     start_fraction: float = 0.4
     """Share of each file's lines already there when typing starts."""
+    sync_keys: int | None = None
+    """Run only the text-sync part with this many keystrokes (:mod:`codesaga.bench.sync`)."""
 
 
 def default_files() -> list[Path]:
@@ -135,8 +140,10 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
     """Run every phase and return the report (also printed and written as JSON).
 
     Raises BenchError when the server or the model cannot be used, ModelError when the model
-    cannot be resolved.
+    cannot be resolved. With ``options.sync_keys`` only the text-sync part runs.
     """
+    if options.sync_keys is not None:
+        return _sync_bench(options, options.sync_keys, console)
     from codesaga.bench import local
     from codesaga.completion.prompt import PromptBuilder
     from codesaga.models import resolve
@@ -261,6 +268,18 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
         out.print(f"{target['status']:<4}  {target['name']}  (value {target['value']})")
     out.print(f"JSON: {json_path}")
     return report
+
+
+def _sync_bench(options: BenchOptions, keys: int, console: Console | None) -> dict[str, Any]:
+    """The text-sync part alone (see :mod:`codesaga.bench.sync`)."""
+    from codesaga.bench.sync import run_sync_bench
+    from codesaga.settings import Settings
+
+    text = big_python_file(_overhead_source(options.files), OVERHEAD_LINES)
+    json_path = options.json_path or (
+        Settings().resolved_cache_dir() / "bench" / f"sync-{datetime.now():%Y%m%d-%H%M%S}.json"
+    )
+    return run_sync_bench(keys, text, dict(os.environ), json_path, console)
 
 
 class _Phases:

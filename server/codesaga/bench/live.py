@@ -151,8 +151,9 @@ class ServerArm:
         self.run = ServerRun()
         self._stderr_task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Start the server, initialize, wait for the model. Raises BenchError on failure."""
+    async def start(self, *, model: bool = True) -> None:
+        """Start the server, initialize, wait for the model load to end. Raises BenchError on
+        failure; with ``model`` False a model that failed to load is no failure."""
         started = time.perf_counter()
         client = self.client
         await client.start_io(sys.executable, "-m", "codesaga", "serve", env=self.env)
@@ -169,7 +170,7 @@ class ServerArm:
             await asyncio.wait_for(client.ready.wait(), READY_TIMEOUT_SECONDS)
         except TimeoutError:
             raise BenchError("the server did not load its model in time") from None
-        if client.load_failed:
+        if model and client.load_failed:
             raise BenchError(f"the server could not load its model: {client.load_failed}")
         self.run.ready_seconds = time.perf_counter() - started
 
@@ -182,7 +183,8 @@ class ServerArm:
                     return
                 log.write(chunk)
 
-    def _pid(self) -> int | None:
+    def pid(self) -> int | None:
+        """The server's process id (None before it started)."""
         server = getattr(self.client, "_server", None)
         return None if server is None else int(server.pid)
 
@@ -410,7 +412,7 @@ class ServerArm:
             )
             if isinstance(result, dict):
                 self.run.stats = result
-        pid = self._pid()
+        pid = self.pid()
         self.run.peak_rss_bytes = proc_peak_rss(pid) if pid is not None else None
         self.run.messages = list(client.messages)
         await self.stop()

@@ -27,7 +27,7 @@ from typing import Any, cast
 from lsprotocol.types import Range, TextDocumentContentChangePartial
 
 from codesaga.bench.live import PausePoint
-from codesaga.bench.script import advance, end_position, keystrokes
+from codesaga.bench.script import advance, keystrokes, middle_typing
 from codesaga.cache import CompletionCache
 from codesaga.completion import Completer
 from codesaga.completion.prompt import PromptBuilder, heal, healed_whitespace
@@ -236,11 +236,8 @@ async def _measure_overhead(
     temperature: float,
     on_key: Callable[[], None],
 ) -> Overhead:
-    lines = text.split("\n")
-    line_count = len(lines) - (1 if text.endswith("\n") else 0)
-    anchor = _middle_def(lines)
-    head = "\n".join(lines[: anchor + 1])
-    typed = "\n" + "\n".join(lines[anchor + 1 : anchor + 40])
+    line_count = text.count("\n") + (0 if text.endswith("\n") else 1)
+    cursor, typed = middle_typing(text)
     uri = "file:///bench/overhead.py"
     store = DocumentStore()
     doc = store.open(uri, "python", 1, text)
@@ -254,7 +251,6 @@ async def _measure_overhead(
         completer = Completer(
             instant, scheduler, pipeline_cache, max_tokens=max_tokens, temperature=temperature
         )
-        cursor = end_position(head)
         version = 1
         typed_so_far = ""
         # warm-up: the first context build tokenizes every line of the window once
@@ -322,17 +318,6 @@ async def _measure_overhead(
             pipeline_cache.close()
             scheduler.shutdown()
     return result
-
-
-def _middle_def(lines: list[str]) -> int:
-    """Index of the first indented ``def`` line at or after the middle of ``lines`` whose body
-    follows it (falls back to the middle line)."""
-    middle = len(lines) // 2
-    for i in range(middle, len(lines) - 2):
-        stripped = lines[i].lstrip()
-        if stripped.startswith("def ") and lines[i] != stripped and lines[i + 1].strip():
-            return i
-    return middle
 
 
 def _rest_of(typed: str, pos: int) -> str:

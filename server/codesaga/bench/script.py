@@ -198,3 +198,25 @@ def big_python_file(source: str, lines: int = 5000) -> str:
         filler += 1
     out.extend([""] * (lines - len(out)))
     return "\n".join(out[:lines]) + "\n"
+
+
+def middle_typing(text: str, lines: int = 39) -> tuple[Position, str]:
+    """Where and what to type into the middle of a Python ``text`` (LF line ends): the cursor
+    at the end of the first indented ``def`` line at or after the middle whose body follows
+    it (else the middle line), and the ``lines`` lines after it typed again, a newline first.
+    """
+    all_lines = text.split("\n")
+    anchor = _middle_def(all_lines)
+    head = "\n".join(all_lines[: anchor + 1])
+    return end_position(head), "\n" + "\n".join(all_lines[anchor + 1 : anchor + 1 + lines])
+
+
+def _middle_def(lines: list[str]) -> int:
+    """Index of the first indented ``def`` line at or after the middle of ``lines`` whose body
+    follows it (falls back to the middle line)."""
+    middle = len(lines) // 2
+    for i in range(middle, len(lines) - 2):
+        stripped = lines[i].lstrip()
+        if stripped.startswith("def ") and lines[i] != stripped and lines[i + 1].strip():
+            return i
+    return middle

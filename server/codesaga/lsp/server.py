@@ -24,6 +24,7 @@ from codesaga.engine import Engine
 from codesaga.errors import Language
 from codesaga.lsp.errors import answers, notices
 from codesaga.lsp.model import ModelService
+from codesaga.lsp.protocol import CodeSagaProtocol
 from codesaga.scheduler import Scheduler
 from codesaga.sessions import Sessions
 from codesaga.settings import SECTION, Settings, describe_error, merge
@@ -48,7 +49,7 @@ class CodeSagaServer(LanguageServer):
     """The CodeSaga language server."""
 
     def __init__(self) -> None:
-        super().__init__("codesaga", __version__)
+        super().__init__("codesaga", __version__, protocol_cls=CodeSagaProtocol)
         self.store = DocumentStore()
         self.sessions = Sessions()
         self.settings = Settings()
