@@ -14,7 +14,7 @@ from codesaga.models import EMBEDDED_DEFAULT, auto_choice, registry
 
 from .conftest import code_model, config, inline_params, start
 
-pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = pytest.mark.model
 
 
 def test_assembled_from_pypi_and_used_by_auto(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -45,6 +45,7 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_server_completes_in_the_middle(client: LanguageClient) -> None:
     uri = "file:///qwen/geometry.py"
     text = "def area(width, height):\n    return \n\nprint(area(3, 4))\n"
