@@ -78,7 +78,8 @@ export const ALL_SETTINGS: readonly SettingSpec[] = [...SERVER_SETTINGS, ...CLIE
 /** Registry models offered by "CodeSaga: Pick Model" (models/registry.toml; a test keeps them in step). */
 export const MODEL_CHOICES: readonly { readonly name: string; readonly description: string }[] = [
   { name: 'auto', description: 'Let the server choose a model that fits this machine' },
-  { name: 'gemma-3-270m', description: 'Gemma 3 270M: tiny default, installed with CodeSaga (242 MB); prefix-only' },
+  { name: 'qwen2.5-coder-0.5b', description: 'Qwen2.5-Coder 0.5B: the default code model, fill-in-the-middle, installed with CodeSaga (469 MB)' },
+  { name: 'gemma-3-270m', description: 'Gemma 3 270M: tiny fallback, installed with CodeSaga (242 MB); prefix-only' },
   { name: 'qwen2.5-coder-1.5b', description: 'Qwen2.5-Coder 1.5B: fast fill-in-the-middle completions (1.1 GB download)' },
   { name: 'qwen2.5-coder-7b', description: 'Qwen2.5-Coder 7B: stronger fill-in-the-middle completions; wants a GPU (4.7 GB download)' },
   { name: 'bllossom-8b', description: 'Llama 3 Bllossom 8B: chat and explanations in Korean (4.9 GB download)' },

@@ -249,7 +249,7 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
     state.quickPickAnswer = (items) => {
       assert.deepEqual(
         items.filter((i) => i.value).map((i) => i.label),
-        ['auto', 'gemma-3-270m', 'qwen2.5-coder-1.5b', 'qwen2.5-coder-7b', 'bllossom-8b'],
+        ['auto', 'qwen2.5-coder-0.5b', 'gemma-3-270m', 'qwen2.5-coder-1.5b', 'qwen2.5-coder-7b', 'bllossom-8b'],
       );
       assert.equal(items[0].description, '(current)');
       assert.ok(items.some((i) => i.browse));
