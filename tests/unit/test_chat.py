@@ -38,7 +38,7 @@ from codesaga.chat import (
     user_message,
 )
 from codesaga.completion import Completer
-from codesaga.documents import Document, DocumentStore, PositionError
+from codesaga.documents import Document, DocumentStore, PositionError, UnknownDocumentError
 from codesaga.documents.span import TextSpan
 from codesaga.engine import ChatMessage, Generation, GenerationRequest
 from codesaga.errors import InvalidParams, Superseded
@@ -363,6 +363,23 @@ def test_parse_args_from_pygls_objects() -> None:
         selection=TextSpan(doc.line_start(1) + 2, doc.line_start(3)),
     )
     assert chat_turn(server, chat_params("just text")) == ChatArgs(message="just text")
+
+
+def test_chat_turn_decodes_the_range_in_the_open_document() -> None:
+    server = CodeSagaServer()
+    doc = server.store.open("file:///e.py", "python", 1, "s = '😀'\nt = 1\n")
+
+    def turn(uri: str, line: int, character: int) -> ChatArgs:
+        start = {"line": 0, "character": 7}  # after the emoji (2 UTF-16 units): offset 6
+        end = {"line": line, "character": character}
+        raw = {"message": "q", "textDocument": {"uri": uri}, "range": {"start": start, "end": end}}
+        return chat_turn(server, chat_params(raw))
+
+    assert turn(doc.uri, 1, 0).selection == TextSpan(6, doc.line_start(1))
+    with pytest.raises(PositionError):
+        turn(doc.uri, 5, 0)
+    with pytest.raises(UnknownDocumentError):
+        turn("file:///nope.py", 0, 0)
 
 
 @pytest.mark.parametrize(
