@@ -10,7 +10,8 @@ written, so that even a weak model's answer yields code that parses:
 * Go: ``//`` lines starting with the name (``// Sum adds ...``).
 
 An existing doc comment (docstring, ``/** */``, ``///``, or any comment right above a Go
-declaration) is replaced rather than duplicated. Offsets are ``str`` indices.
+declaration) is replaced rather than duplicated. Offsets are ``str`` indices (code points)
+into the document's text.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import textwrap
 from dataclasses import dataclass
 from typing import Literal
 
-from lsprotocol.types import Range
 from tree_sitter import Node
 
 from codesaga.documents import Document
@@ -231,16 +231,16 @@ def _above_target(doc: Document, node: Node, style: Style, definition: Target) -
     )
 
 
-def doc_target(doc: Document, selection: Range) -> DocTarget | None:
-    """The definition to document around the selection's start (innermost function, method,
-    class, struct, ...), or ``None`` when there is none or the language has no convention
-    here."""
+def doc_target(doc: Document, offset: int) -> DocTarget | None:
+    """The definition to document around str ``offset`` (the selection's start: innermost
+    function, method, class, struct, ...), or ``None`` when there is none or the language has
+    no convention here. Raises PositionError for an offset outside ``0..len(doc.text)``."""
     if doc.tree is None or doc.grammar is None or doc.grammar not in _STYLES:
         return None
-    offset = doc.offset_at(selection.start)
-    line = doc.line_text(selection.start.line) if selection.start.line < doc.line_count else ""
+    line_number = doc.line_at(offset)
+    line = doc.line_text(line_number)
     # a cursor in the leading whitespace of a header line means that header
-    line_start = _line_start(doc, offset)
+    line_start = doc.line_start(line_number)
     lead = len(line) - len(line.lstrip())
     if offset - line_start <= lead < len(line):
         offset = line_start + lead + 1

@@ -2,7 +2,8 @@
 
 A :class:`Target` is always a run of whole lines: rewriting whole lines keeps indentation
 simple (the model sees the code dedented; CodeSaga indents its answer back). Offsets are
-``str`` indices into :attr:`Document.text` unless a name says ``byte`` (UTF-8, tree-sitter).
+``str`` indices (code points) into :attr:`Document.text` unless a name says ``byte`` (UTF-8,
+tree-sitter); selections and problems arrive as :class:`~codesaga.documents.span.TextSpan`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import os
 import textwrap
 from dataclasses import dataclass
 
-from lsprotocol.types import Range
 from tree_sitter import Node, Tree
 
 from codesaga.documents import Document
+from codesaga.documents.span import TextSpan
 from codesaga.syntax.languages import new_parser
 from codesaga.syntax.scopes import enclosing_scopes
 from codesaga.syntax.tags import definition_of
@@ -23,6 +24,7 @@ __all__ = [
     "CONTAINERS",
     "Target",
     "base_indent",
+    "bounds",
     "code_target",
     "fix_target",
     "indent_code",
@@ -98,18 +100,15 @@ class Target:
     name: str
     text: str
 
-    def range(self, doc: Document) -> Range:
-        """The LSP range of the target in ``doc``."""
-        return Range(start=doc.position_at(self.start), end=doc.position_at(self.end))
-
 
 def line_target(doc: Document, start: int, end: int, kind: str, name: str = "") -> Target:
     """The whole lines that str offsets ``start..end`` touch; an ``end`` at the very start of
-    a later line does not pull that line in (a selection of full lines ends there)."""
+    a later line does not pull that line in (a selection of full lines ends there). Raises
+    PositionError for an offset outside ``0..len(doc.text)``."""
     first = doc.line_at(start)
-    end_pos = doc.position_at(max(start, end))
-    last = end_pos.line
-    if last > first and end_pos.character == 0:
+    end = max(start, end)
+    last = doc.line_at(end)
+    if last > first and doc.line_start(last) == end:
         last -= 1
     line_start = doc.line_start(first)
     last_start = doc.line_start(last)
@@ -125,11 +124,19 @@ def line_target(doc: Document, start: int, end: int, kind: str, name: str = "") 
     )
 
 
+def bounds(doc: Document, span: TextSpan) -> tuple[int, int]:
+    """``(span.start, span.end)``, checked to lie in ``doc`` (``0..len(doc.text)``); raises
+    PositionError otherwise."""
+    doc.line_at(span.start)
+    doc.line_at(span.end)
+    return span.start, span.end
+
+
 def _probe_offset(doc: Document, offset: int) -> int:
     """A cursor in a line's leading whitespace counts as just after its first character."""
-    pos = doc.position_at(offset)
-    line = doc.line_text(pos.line)
-    line_start = doc.line_start(pos.line)
+    line_number = doc.line_at(offset)
+    line = doc.line_text(line_number)
+    line_start = doc.line_start(line_number)
     stripped = len(line) - len(line.lstrip())
     if offset - line_start <= stripped < len(line):
         return line_start + stripped + 1
@@ -183,15 +190,13 @@ def scope_node(tree: Tree, start_byte: int, end_byte: int, kind: str) -> Node | 
     return None
 
 
-def code_target(doc: Document, selection: Range) -> Target | None:
+def code_target(doc: Document, selection: TextSpan) -> Target | None:
     """What refactor and explain work on: the selected lines, or, when the selection is
     empty, the innermost named function around it (else the innermost scope of any kind:
     a class, an arrow function). ``None`` when nothing is selected and no scope encloses the
-    cursor (or the document has no syntax tree)."""
-    start = doc.offset_at(selection.start)
-    end = doc.offset_at(selection.end)
-    if start > end:
-        start, end = end, start
+    cursor (or the document has no syntax tree). Raises PositionError for a selection
+    outside ``doc``."""
+    start, end = bounds(doc, selection.ordered())
     if doc.text[start:end].strip():
         return line_target(doc, start, end, "selection")
     if doc.tree is None or doc.grammar is None:
@@ -236,12 +241,13 @@ def statement_level(node: Node) -> Node:
     return current
 
 
-def fix_target(doc: Document, problem: Range) -> Target:
+def fix_target(doc: Document, problem: TextSpan) -> Target:
     """What a quickfix rewrites: the smallest statement or definition that contains the
-    diagnostic's range (an ERROR node counts: it is the broken statement), else the
-    enclosing function, else the diagnostic's own lines."""
-    start = doc.offset_at(problem.start)
-    end = max(start, doc.offset_at(problem.end))
+    diagnostic's span (an ERROR node counts: it is the broken statement), else the
+    enclosing function, else the diagnostic's own lines. Raises PositionError for a span
+    outside ``doc``."""
+    start, end = bounds(doc, problem)
+    end = max(start, end)
     if doc.tree is not None and doc.grammar is not None:
         start_byte, end_byte = doc.byte_at(start), doc.byte_at(end)
         if end_byte == start_byte and end < len(doc.text):
@@ -257,7 +263,7 @@ def fix_target(doc: Document, problem: Range) -> Target:
                     node_name(node) if node.type.endswith(("_definition", "_item")) else "",
                 )
             node = node.parent
-    scoped = code_target(doc, Range(start=problem.start, end=problem.start))
+    scoped = code_target(doc, TextSpan.at(start))
     if scoped is not None:
         return scoped
     return line_target(doc, start, end, "lines")

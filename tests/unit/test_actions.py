@@ -30,8 +30,11 @@ from codesaga.actions.run import produce_edit, stale_message
 from codesaga.answers import Finding
 from codesaga.docstrings import doc_edit, doc_target
 from codesaga.documents import Document, DocumentStore
+from codesaga.documents.span import TextSpan
 from codesaga.engine import ChatMessage, Generation, GenerationRequest
+from codesaga.lsp.action_data import WireAction, encode
 from codesaga.lsp.review import diagnostic_fix, findings_to_diagnostics, problem_of
+from codesaga.lsp.spans import span_of
 from codesaga.scheduler import Scheduler
 from codesaga.settings import Settings
 from codesaga.stats import Stats
@@ -63,12 +66,25 @@ def pos(line: int, character: int) -> Position:
     return Position(line=line, character=character)
 
 
-def at(line: int, character: int) -> Range:
+def cursor(line: int, character: int) -> Range:
     return Range(start=pos(line, character), end=pos(line, character))
 
 
 def open_doc(text: str = PY, uri: str = URI, language: str = "python") -> Document:
     return DocumentStore().open(uri, language, 1, text)
+
+
+def between(
+    line: int, character: int, end_line: int, end_character: int, doc: Document | None = None
+) -> TextSpan:
+    """The span of an LSP range in ``doc`` (PY by default), as the protocol edge decodes it."""
+    rng = Range(start=pos(line, character), end=pos(end_line, end_character))
+    return span_of(doc or open_doc(), rng)
+
+
+def at(line: int, character: int, doc: Document | None = None) -> TextSpan:
+    """The cursor at an LSP position of ``doc`` (PY by default)."""
+    return between(line, character, line, character, doc)
 
 
 def parses(language: str, text: str) -> bool:
@@ -94,8 +110,8 @@ class ChatEngine(FakeEngine):
         return self.generate(request)
 
 
-def job_for(doc: Document, action: str, rng: Range, lang: str = "en", **kw: Any) -> Job:
-    data = ActionData(doc.uri, doc.version, action, rng, **kw)  # type: ignore[arg-type]
+def job_for(doc: Document, action: str, span: TextSpan, lang: str = "en", **kw: Any) -> Job:
+    data = ActionData(doc.uri, doc.version, action, span, **kw)  # type: ignore[arg-type]
     return plan(doc, data, Planner(lang, lambda t: len(t) // 4 + 1, 2048))  # type: ignore[arg-type]
 
 
@@ -104,9 +120,7 @@ def job_for(doc: Document, action: str, rng: Range, lang: str = "en", **kw: Any)
 
 def test_listing_offers_every_action_with_data_and_no_model() -> None:
     doc = open_doc()
-    problem = Problem(
-        range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined name 'totl'"
-    )
+    problem = Problem(span=between(14, 15, 14, 19), message="undefined name 'totl'")
     offers = list_actions(doc, at(6, 10), [problem], "en")
     assert [(o.action, o.kind) for o in offers] == [
         ("fix", "quickfix"),
@@ -118,7 +132,7 @@ def test_listing_offers_every_action_with_data_and_no_model() -> None:
     assert offers[1].title == "CodeSaga: Refactor `skus`"
     assert offers[0].problem is problem
     for offer in offers:
-        data = ActionData.from_json(offer.data.to_json())
+        data = WireAction.from_json(encode(offer.data, doc)).decode(doc)
         assert data == offer.data
         assert (data.uri, data.version) == (URI, 1)
 
@@ -142,7 +156,7 @@ def test_listing_outside_any_function_offers_review_only() -> None:
 def test_action_data_rejects_foreign_values() -> None:
     for bad in (None, {"uri": "x"}, {"codesaga": 1, "action": "nope"}, {"codesaga": 1}):
         with pytest.raises(ActionError):
-            ActionData.from_json(bad)
+            WireAction.from_json(bad)
 
 
 # ----- language selection ----------------------------------------------------------------------
@@ -159,7 +173,7 @@ def test_prompt_language_follows_setting_then_locale() -> None:
 @pytest.mark.parametrize("action", ["refactor", "fix", "explain", "docstring", "review"])
 def test_rendered_prompts_in_korean_and_english(action: str) -> None:
     doc = open_doc()
-    problem = Problem(range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined")
+    problem = Problem(span=between(14, 15, 14, 19), message="undefined")
     extra = {"problem": problem} if action == "fix" else {}
     korean = job_for(doc, action, at(6, 10), "ko", **extra).messages
     english = job_for(doc, action, at(6, 10), "en", **extra).messages
@@ -176,12 +190,12 @@ def test_rendered_prompts_in_korean_and_english(action: str) -> None:
 def test_fix_prompt_carries_the_diagnostic() -> None:
     doc = open_doc()
     problem = Problem(
-        range=Range(start=pos(14, 15), end=pos(14, 19)),
+        span=between(14, 15, 14, 19),
         message="undefined name 'totl'",
         code="F821",
         source="pyflakes",
     )
-    user = job_for(doc, "fix", problem.range, problem=problem).messages[-1]["content"]
+    user = job_for(doc, "fix", problem.span, problem=problem).messages[-1]["content"]
     assert "undefined name 'totl'" in user and "F821" in user and "pyflakes" in user
     assert "return totl" in user and "total += line.price" in user  # the code around it
 
@@ -189,7 +203,7 @@ def test_fix_prompt_carries_the_diagnostic() -> None:
 def test_explain_prompt_lists_calls_and_imports() -> None:
     text = "import json\n\n\ndef save(path, data):\n    path.write_text(json.dumps(data))\n"
     doc = open_doc(text, "file:///w/s.py")
-    user = job_for(doc, "explain", at(4, 6)).messages[-1]["content"]
+    user = job_for(doc, "explain", at(4, 6, doc)).messages[-1]["content"]
     assert "json.dumps" in user and "path.write_text" in user and "import json" in user
 
 
@@ -218,7 +232,7 @@ def test_too_large_is_refused_before_the_model() -> None:
 
 def test_selection_target_is_whole_lines() -> None:
     doc = open_doc()
-    target = code_target(doc, Range(start=pos(5, 12), end=pos(7, 0)))
+    target = code_target(doc, between(5, 12, 7, 0))
     assert target is not None and target.kind == "selection"
     assert (target.first_line, target.last_line) == (5, 6)
     assert target.text == "        result = []\n        for item in items:"
@@ -239,18 +253,18 @@ def test_empty_selection_means_enclosing_function() -> None:
 
 def test_fix_target_is_smallest_statement() -> None:
     doc = open_doc()
-    target = fix_target(doc, Range(start=pos(14, 15), end=pos(14, 19)))
+    target = fix_target(doc, between(14, 15, 14, 19))
     assert (target.kind, target.text) == ("return_statement", "        return totl")
-    header = fix_target(doc, Range(start=pos(10, 8), end=pos(10, 13)))
+    header = fix_target(doc, between(10, 8, 10, 13))
     assert (header.kind, header.name, header.first_line) == ("function_definition", "total", 10)
-    loop = fix_target(doc, Range(start=pos(12, 20), end=pos(12, 25)))
+    loop = fix_target(doc, between(12, 20, 12, 25))
     assert loop.kind == "for_statement" and (loop.first_line, loop.last_line) == (12, 13)
 
 
 def test_fix_target_on_a_syntax_error() -> None:
     text = "def f(x):\n    if x\n        return 1\n    return 2\n"
     doc = open_doc(text, "file:///w/e.py")
-    target = fix_target(doc, Range(start=pos(1, 8), end=pos(1, 8)))
+    target = fix_target(doc, at(1, 8, doc))
     assert target.first_line == 1 and "if x" in target.text
     fixed = "if x:\n    return 1"
     edit = code_edit(doc, target, f"```python\n{fixed}\n```", "Fix", "en")
@@ -308,8 +322,8 @@ def test_related_needs_the_name_and_shared_identifiers() -> None:
 
 def test_fix_that_copies_its_prompt_is_refused() -> None:
     doc = open_doc()
-    problem = Problem(range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined")
-    job = job_for(doc, "fix", problem.range, problem=problem)
+    problem = Problem(span=between(14, 15, 14, 19), message="undefined")
+    job = job_for(doc, "fix", problem.span, problem=problem)
     copied = "```python\ndef total(self, order):\n    total = 0\n    return total\n```"
     with pytest.raises(ActionRefused, match="does not look like a rewrite"):
         finish_edit(doc, job, copied)
@@ -317,8 +331,8 @@ def test_fix_that_copies_its_prompt_is_refused() -> None:
 
 def test_fix_edit_replaces_the_statement() -> None:
     doc = open_doc()
-    problem = Problem(range=Range(start=pos(14, 15), end=pos(14, 19)), message="undefined")
-    job = job_for(doc, "fix", problem.range, problem=problem)
+    problem = Problem(span=between(14, 15, 14, 19), message="undefined")
+    job = job_for(doc, "fix", problem.span, problem=problem)
     edit = finish_edit(doc, job, "```python\nreturn total\n```")
     new = apply(doc, edit.start, edit.end, edit.new_text)
     assert new.endswith("        return total\n") and parses("python", new)
@@ -404,7 +418,7 @@ def test_doc_comment_per_language_convention(
     language: str, name: str, text: str, cursor: tuple[int, int], expected: str
 ) -> None:
     doc = open_doc(text, f"file:///w/{name}", language)
-    target = doc_target(doc, at(*cursor))
+    target = doc_target(doc, at(*cursor, doc).start)
     assert target is not None
     start, end, new_text = doc_edit(target, "Adds one.")
     new = apply(doc, start, end, new_text)
@@ -414,7 +428,7 @@ def test_doc_comment_per_language_convention(
 
 def test_long_doc_text_wraps_and_escapes() -> None:
     doc = open_doc("def f():\n    pass\n", "file:///w/w.py")
-    target = doc_target(doc, at(1, 4))
+    target = doc_target(doc, at(1, 4, doc).start)
     assert target is not None
     text = 'Ends with a quote "x" ' + "word " * 40 + '"""'
     start, end, new_text = doc_edit(target, text)
@@ -468,7 +482,7 @@ def test_review_fix_is_offered_as_quickfix_and_applies() -> None:
     text = PY.replace("total = 0", "total=0")
     doc = open_doc(text)
     [diagnostic] = findings_to_diagnostics(doc, [Finding(12, "missing spaces", "total = 0")])
-    offers = list_actions(doc, diagnostic.range, [problem_of(diagnostic)], "en")
+    offers = list_actions(doc, span_of(doc, diagnostic.range), [problem_of(doc, diagnostic)], "en")
     assert [o.action for o in offers[:2]] == ["apply", "fix"]
     assert offers[0].preferred and offers[0].title == "CodeSaga: Apply suggestion: total = 0"
     edit = asyncio.run(produce_edit(FakeServer(doc), offers[0].data))  # type: ignore[arg-type]
@@ -478,7 +492,10 @@ def test_review_fix_is_offered_as_quickfix_and_applies() -> None:
     # once the line changed, the suggestion is no longer offered
     changed = open_doc(text.replace("total=0", "total=1"))
     assert [
-        o.action for o in list_actions(changed, diagnostic.range, [problem_of(diagnostic)], "en")
+        o.action
+        for o in list_actions(
+            changed, span_of(changed, diagnostic.range), [problem_of(changed, diagnostic)], "en"
+        )
     ][0] == "fix"
 
 
@@ -488,7 +505,9 @@ def test_review_fix_that_breaks_the_code_is_refused() -> None:
     [diagnostic] = findings_to_diagnostics(doc, [Finding(12, "spaces", "total = (0")])
     [offer] = [
         o
-        for o in list_actions(doc, diagnostic.range, [problem_of(diagnostic)], "en")
+        for o in list_actions(
+            doc, span_of(doc, diagnostic.range), [problem_of(doc, diagnostic)], "en"
+        )
         if o.action == "apply"
     ]
     server = FakeServer(doc)
@@ -544,7 +563,7 @@ class FakeServer:
         pass
 
     def edit_document(self, version: int) -> None:
-        change = TextDocumentContentChangePartial(range=at(0, 0), text="# edited\n")
+        change = TextDocumentContentChangePartial(range=cursor(0, 0), text="# edited\n")
         self.store.change(URI, version, [change])
 
 

@@ -8,16 +8,26 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from lsprotocol import types
 
-from codesaga.actions import ActionData
+from codesaga.actions import ActionData, Problem
 from codesaga.actions.catalogue import list_actions
 from codesaga.actions.edits import Edit
-from codesaga.actions.run import REVIEW_RETRY_TEMPERATURE, run_explain, run_review
+from codesaga.actions.run import (
+    REVIEW_RETRY_TEMPERATURE,
+    produce_edit,
+    run_explain,
+    run_review,
+)
 from codesaga.answers import Finding
+from codesaga.documents import DocumentStore, PositionError
+from codesaga.documents.span import TextSpan
 from codesaga.engine import Generation, GenerationRequest
+from codesaga.lsp.action_data import WireAction, encode
 from codesaga.lsp.actions import to_lsp, workspace_edit
 from codesaga.lsp.review import ReviewMemory, findings_to_diagnostics, problem_of
+from codesaga.lsp.spans import span_of
 from codesaga.settings import Settings
 
 from .test_actions import URI, ChatEngine, FakeServer, at, open_doc
@@ -104,33 +114,33 @@ def test_explain_without_an_answer_tells_the_user(tmp_path: Path) -> None:
 def test_offers_become_code_actions_or_commands() -> None:
     doc = open_doc()
     offers = {o.action: o for o in list_actions(doc, at(6, 10), [], "en")}
-    refactor = to_lsp(offers["refactor"], None, resolves=True, literals=True)
+    refactor = to_lsp(offers["refactor"], doc, None, resolves=True, literals=True)
     assert isinstance(refactor, types.CodeAction) and refactor.command is None
-    assert (
-        refactor.kind == "refactor.rewrite" and refactor.data == offers["refactor"].data.to_json()
+    assert refactor.kind == "refactor.rewrite" and refactor.data == encode(
+        offers["refactor"].data, doc
     )
-    unresolved = to_lsp(offers["refactor"], None, resolves=False, literals=True)
+    unresolved = to_lsp(offers["refactor"], doc, None, resolves=False, literals=True)
     assert isinstance(unresolved, types.CodeAction) and unresolved.command is not None
     assert unresolved.command.command == "codesaga.runAction"
-    explain = to_lsp(offers["explain"], None, resolves=True, literals=True)
+    explain = to_lsp(offers["explain"], doc, None, resolves=True, literals=True)
     assert isinstance(explain, types.CodeAction) and explain.command is not None
     assert explain.command.command == "codesaga.explain"
-    bare = to_lsp(offers["review"], None, resolves=True, literals=False)
+    bare = to_lsp(offers["review"], doc, None, resolves=True, literals=False)
     assert isinstance(bare, types.Command) and bare.command == "codesaga.review"
 
 
 def test_fix_offers_name_the_clients_diagnostic() -> None:
     doc = open_doc(open_doc().text.replace("total = 0", "total=0"))
     [diagnostic] = findings_to_diagnostics(doc, [Finding(12, "missing spaces", "total = 0")])
-    problem = problem_of(diagnostic)
+    problem = problem_of(doc, diagnostic)
     assert (problem.fix, problem.line_text, problem.source) == (
         "total = 0",
         "        total=0",
         "codesaga",
     )
-    apply, fix = list_actions(doc, diagnostic.range, [problem], "en")[:2]
+    apply, fix = list_actions(doc, span_of(doc, diagnostic.range), [problem], "en")[:2]
     assert apply.problem is problem and fix.problem is problem
-    action = to_lsp(apply, diagnostic, resolves=True, literals=True)
+    action = to_lsp(apply, doc, diagnostic, resolves=True, literals=True)
     assert isinstance(action, types.CodeAction)
     assert action.diagnostics == [diagnostic] and action.is_preferred
 
@@ -165,3 +175,37 @@ def test_review_memory_gives_dropped_data_back() -> None:
     memory.remember("file:///w/a.py", [])
     memory.remember("file:///w/b.py", [])  # the oldest document is forgotten
     assert memory.restore(URI, [dropped]) == [dropped]
+
+
+def test_action_data_json_keeps_lsp_ranges_and_decodes_to_offsets() -> None:
+    text = "a = 1\n\ns = '😀'; t = 1\n"
+    doc = open_doc(text, "file:///w/e.py")
+    start = text.index("t = 1")
+    problem = Problem(TextSpan(start, start + 1), "odd", "E1", "lint")
+    data = ActionData(doc.uri, 1, "fix", TextSpan(start, start + 5), problem)
+    value = encode(data, doc)
+    column = start - text.index("s = ") + 1  # 😀 is 2 UTF-16 units
+    assert value["range"] == {
+        "start": {"line": 2, "character": column},
+        "end": {"line": 2, "character": column + 5},
+    }
+    assert value["diagnostic"] == {
+        "range": {
+            "start": {"line": 2, "character": column},
+            "end": {"line": 2, "character": column + 1},
+        },
+        "message": "odd",
+        "code": "E1",
+        "source": "lint",
+    }
+    wire = WireAction.from_json(value)
+    assert wire.decode(doc) == data == wire.decode_listed(doc)
+    # version 2 has no line 2: the ranges cannot be decoded there, and need not be
+    emptied = FakeServer(DocumentStore().open(doc.uri, "python", 2, ""))
+    current = emptied.document(doc.uri)
+    with pytest.raises(PositionError):
+        wire.decode(current)
+    stale = wire.decode_listed(current)
+    assert (stale.uri, stale.version, stale.action) == (doc.uri, 1, "fix")
+    assert asyncio.run(produce_edit(emptied, stale)) is None  # type: ignore[arg-type]
+    assert "version 1, now 2" in emptied.shown[0]

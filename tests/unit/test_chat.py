@@ -38,10 +38,11 @@ from codesaga.chat import (
     user_message,
 )
 from codesaga.completion import Completer
-from codesaga.documents import DocumentStore, PositionError
+from codesaga.documents import Document, DocumentStore, PositionError, UnknownDocumentError
+from codesaga.documents.span import TextSpan
 from codesaga.engine import ChatMessage, Generation, GenerationRequest
 from codesaga.errors import InvalidParams, Superseded
-from codesaga.lsp.chat import command_args, partial_results, plain, session_arg
+from codesaga.lsp.chat import chat_turn, command_args, partial_results, plain, session_arg
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.prompts import prompt_file
 from codesaga.settings import Settings
@@ -253,13 +254,14 @@ def python_doc(text: str = SOURCE):  # noqa: ANN201
     return DocumentStore().open("file:///work/proj/hello%20world.py", "python", 3, text)
 
 
-def at(line: int, character: int) -> types.Range:
-    pos = types.Position(line=line, character=character)
-    return types.Range(start=pos, end=pos)
+def at(doc: Document, line: int, character: int) -> TextSpan:
+    """The cursor at an LSP position of ``doc``."""
+    return TextSpan.at(doc.offset_at(types.Position(line=line, character=character)))
 
 
 def test_code_context_enclosing_function() -> None:
-    ctx = code_context(python_doc(), at(4, 12), budget=1000, count=words)
+    doc = python_doc()
+    ctx = code_context(doc, at(doc, 4, 12), budget=1000, count=words)
     assert ctx.source == "function_definition"
     assert (ctx.first_line, ctx.last_line) == (2, 5)
     assert ctx.code == "\n".join(SOURCE.splitlines()[2:6])
@@ -269,26 +271,24 @@ def test_code_context_enclosing_function() -> None:
 
 def test_code_context_selection_and_file_and_window() -> None:
     doc = python_doc()
-    sel = types.Range(
-        start=types.Position(line=8, character=0), end=types.Position(line=10, character=0)
-    )
+    sel = TextSpan(doc.line_start(8), doc.line_start(10))
     ctx = code_context(doc, sel, budget=1000, count=words)
     assert ctx.source == "selection" and ctx.code == "def other():\n    return 1"
     whole = code_context(doc, None, budget=1000, count=words)
     assert whole.source == "file" and whole.code == SOURCE.rstrip("\n")
-    top = code_context(doc, at(0, 3), budget=1000, count=words)  # no scope around `import`
+    top = code_context(doc, at(doc, 0, 3), budget=1000, count=words)  # no scope around `import`
     assert top.source == "lines" and top.first_line == 0
 
 
 def test_code_context_clipped_around_the_cursor() -> None:
     body = "".join(f"    x{i} = {i}\n" for i in range(100))
     doc = python_doc(f"def big():\n{body}    return x1\n")
-    ctx = code_context(doc, at(50, 4), budget=30, count=words)  # 3 words a line: 10 lines
+    ctx = code_context(doc, at(doc, 50, 4), budget=30, count=words)  # 3 words a line: 10 lines
     assert ctx.truncated
     assert ctx.last_line - ctx.first_line + 1 == 10
     assert ctx.first_line <= 50 <= ctx.last_line
     with pytest.raises(PositionError):
-        code_context(doc, at(500, 0), budget=30, count=words)
+        code_context(doc, TextSpan.at(len(doc.text) + 1), budget=30, count=words)
 
 
 def test_clip_lines_cuts_one_huge_line() -> None:
@@ -298,7 +298,8 @@ def test_clip_lines_cuts_one_huge_line() -> None:
 
 
 def test_user_message_with_code_per_language() -> None:
-    ctx = code_context(python_doc(), at(4, 12), budget=1000, count=words)
+    doc = python_doc()
+    ctx = code_context(doc, at(doc, 4, 12), budget=1000, count=words)
     en = user_message("What does it do?", ctx, "en")
     ko = user_message("무슨 일을 하나요?", ctx, "ko")
     assert en.startswith("Current code: hello world.py (python, lines 3-6)\n```python\n")
@@ -319,7 +320,7 @@ def test_plan_turn_per_language() -> None:
             history=history,
             language=language,
             doc=python_doc(),
-            selection=at(4, 0),
+            selection=at(python_doc(), 4, 0),
             n_ctx=2048,
             max_tokens=16,
             count=words,
@@ -352,16 +353,33 @@ def test_parse_args_from_pygls_objects() -> None:
     assert as_object == raw
     params = chat_params(as_object)
     assert params.partial_result_token == "tok"
-    args = params.args()
+    server = CodeSagaServer()
+    doc = server.store.open("file:///x.py", "python", 1, "a = 1\nb = '한글'\nc = 3\nd = 4\n")
+    args = chat_turn(server, params)  # the range decoded in the open document
     assert args == ChatArgs(
         message="hi",
         session_id="abc",
         uri="file:///x.py",
-        selection=types.Range(
-            start=types.Position(line=1, character=2), end=types.Position(line=3, character=0)
-        ),
+        selection=TextSpan(doc.line_start(1) + 2, doc.line_start(3)),
     )
-    assert chat_params("just text").args() == ChatArgs(message="just text")
+    assert chat_turn(server, chat_params("just text")) == ChatArgs(message="just text")
+
+
+def test_chat_turn_decodes_the_range_in_the_open_document() -> None:
+    server = CodeSagaServer()
+    doc = server.store.open("file:///e.py", "python", 1, "s = '😀'\nt = 1\n")
+
+    def turn(uri: str, line: int, character: int) -> ChatArgs:
+        start = {"line": 0, "character": 7}  # after the emoji (2 UTF-16 units): offset 6
+        end = {"line": line, "character": character}
+        raw = {"message": "q", "textDocument": {"uri": uri}, "range": {"start": start, "end": end}}
+        return chat_turn(server, chat_params(raw))
+
+    assert turn(doc.uri, 1, 0).selection == TextSpan(6, doc.line_start(1))
+    with pytest.raises(PositionError):
+        turn(doc.uri, 5, 0)
+    with pytest.raises(UnknownDocumentError):
+        turn("file:///nope.py", 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -511,26 +529,27 @@ async def test_service_errors(tmp_path: Path) -> None:
         await service.chat(ChatArgs(message="q", uri="file:///nope.py"))
     server.store.open("file:///a.py", "python", 1, "x = 1\n")
     with pytest.raises(InvalidParams):  # range outside the document
-        await service.chat(ChatArgs(message="q", uri="file:///a.py", selection=at(40, 0)))
+        await service.chat(ChatArgs(message="q", uri="file:///a.py", selection=TextSpan.at(40)))
     with pytest.raises(InvalidParams):  # does not fit the window
         await service.chat(ChatArgs(message="word " * 5000))
-    ok = await service.chat(ChatArgs(message="q", uri="file:///a.py", selection=at(0, 1)))
+    ok = await service.chat(ChatArgs(message="q", uri="file:///a.py", selection=TextSpan.at(1)))
     assert ok.text == "result"
 
 
 def test_command_arguments() -> None:
-    assert command_args(({"message": "hi", "sessionId": "s"},)) == ChatArgs("hi", "s")
-    assert command_args(("just text",)) == ChatArgs(message="just text")
+    server = CodeSagaServer()
+    assert command_args(server, ({"message": "hi", "sessionId": "s"},)) == ChatArgs("hi", "s")
+    assert command_args(server, ("just text",)) == ChatArgs(message="just text")
     assert session_arg(("abc",)) == "abc"
     for bad in ((), ("a", "b")):
         with pytest.raises(InvalidParams, match="expected one argument"):
-            command_args(bad)
+            command_args(server, bad)
         with pytest.raises(InvalidParams, match="expected one argument: the sessionId"):
             session_arg(bad)
     with pytest.raises(InvalidParams, match="sessionId: .*at most 200 characters"):
         session_arg(("x" * 201,))
     with pytest.raises(InvalidParams, match="message: must not be blank"):
-        command_args(({"message": " "},))
+        command_args(server, ({"message": " "},))
 
 
 async def test_service_reports_progress_with_the_outcome(tmp_path: Path) -> None:

@@ -4,12 +4,13 @@ targets and doc comments get from them."""
 from __future__ import annotations
 
 import pytest
-from lsprotocol.types import Position, Range
+from lsprotocol.types import Position
 from tree_sitter import Tree
 
 from codesaga.actions.explain import _calls as explain_calls
 from codesaga.docstrings import doc_target
 from codesaga.documents import Document, DocumentStore
+from codesaga.documents.span import TextSpan
 from codesaga.syntax import GRAMMARS, new_parser
 from codesaga.syntax.tags import call_names, definition_of, definitions, references, tags_query
 from codesaga.targets import code_target, is_function
@@ -23,10 +24,9 @@ def open_doc(grammar: str, name: str, text: str) -> Document:
     return DocumentStore().open(f"file:///w/{name}", grammar, 1, text)
 
 
-def at(line: int, character: int) -> Range:
-    return Range(
-        start=Position(line=line, character=character), end=Position(line=line, character=character)
-    )
+def at(doc: Document, line: int, character: int) -> TextSpan:
+    """The cursor at an LSP position of ``doc``."""
+    return TextSpan.at(doc.offset_at(Position(line=line, character=character)))
 
 
 def summary(tree: Tree, grammar: str) -> list[tuple[str, str, str]]:
@@ -329,7 +329,7 @@ CALLS = [
 
 def calls_of(doc: Document, cursor: tuple[int, int]) -> list[str]:
     """What the explain action lists as the target's calls (through call_names)."""
-    target = code_target(doc, at(*cursor))
+    target = code_target(doc, at(doc, *cursor))
     assert target is not None
     return explain_calls(doc, target)
 
@@ -515,9 +515,9 @@ def test_targets_and_doc_comments_from_tags(
     documented: tuple[str, str, int] | None,
 ) -> None:
     doc = open_doc(grammar, name, text)
-    target = code_target(doc, at(*cursor))
+    target = code_target(doc, at(doc, *cursor))
     assert target is not None and (target.kind, target.name, target.first_line) == code
-    found = doc_target(doc, at(*cursor))
+    found = doc_target(doc, at(doc, *cursor).start)
     got = (found.kind, found.name, found.definition.first_line) if found is not None else None
     assert got == documented
 

@@ -22,14 +22,13 @@ def offer(request: OfferRequest) -> list[Offer]:
     for problem in request.problems:
         if problem.fix is None or problem.line_text is None:
             continue
-        line = problem.range.start.line
-        if line < doc.line_count and doc.line_text(line) == problem.line_text:
+        if doc.line_text(doc.line_at(problem.span.start)) == problem.line_text:
             title = say("title.apply", request.lang, fix=short(problem.fix.strip(), 50))
             offers.append(
                 request.offer(
                     title,
                     "apply",
-                    problem.range,
+                    problem.span,
                     fixes=problem,
                     preferred=True,
                     fix=problem.fix,
@@ -43,8 +42,8 @@ def finish(doc: Document, data: ActionData, lang: Lang) -> Edit:
     """The edit for the fix: its line, re-indented like the line was, provided the line
     still reads as it did at review time and the result parses (else ActionRefused)."""
     title = action_title("apply", lang)
-    line = data.range.start.line
-    if data.fix is None or line >= doc.line_count or doc.line_text(line) != data.line_text:
+    line = doc.line_at(data.span.start)
+    if data.fix is None or doc.line_text(line) != data.line_text:
         raise ActionRefused(say("apply_gone", lang))
     original = doc.line_text(line)
     indent = original[: len(original) - len(original.lstrip())]

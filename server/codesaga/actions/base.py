@@ -1,6 +1,6 @@
 """The interface every action module follows: offer -> plan -> finish.
 
-- ``offer(request) -> list[Offer]``: what to list for a range and its diagnostics, at once
+- ``offer(request) -> list[Offer]``: what to list for a selection and its diagnostics, at once
   (tree-sitter only, never the model);
 - ``plan(doc, data, planner) -> Job``: the prompt messages and token budget of the model call;
 - ``finish(doc, job, answer)``: the result built from the model's answer (an edit, Markdown,
@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
-from lsprotocol.types import Range
-
 from codesaga.actions.data import KINDS, ActionData, ActionId, Offer, Problem
 from codesaga.actions.jobs import Job, Planner
 from codesaga.actions.messages import Lang, say
 from codesaga.documents import Document
+from codesaga.documents.span import TextSpan
 from codesaga.targets import Target, code_target
 
 __all__ = ["Action", "Listed", "OfferRequest"]
@@ -30,12 +29,12 @@ __all__ = ["Action", "Listed", "OfferRequest"]
 @dataclass
 class OfferRequest:
     """A ``textDocument/codeAction`` request as the actions see it: the document, the
-    selection (or cursor), the problems (diagnostics) in its context, the user's language,
-    ``only`` (``CodeActionContext.only``: kinds wanted, hierarchically) and the
-    ``styleGuide`` setting."""
+    selection (or cursor; str offsets into ``doc``), the problems (diagnostics) in its
+    context, the user's language, ``only`` (``CodeActionContext.only``: kinds wanted,
+    hierarchically) and the ``styleGuide`` setting."""
 
     doc: Document
-    selection: Range
+    selection: TextSpan
     problems: Sequence[Problem]
     lang: Lang
     only: Sequence[str] | None = None
@@ -53,7 +52,7 @@ class OfferRequest:
         self,
         title: str,
         action: ActionId,
-        rng: Range | None = None,
+        span: TextSpan | None = None,
         *,
         fixes: Problem | None = None,
         preferred: bool = False,
@@ -62,13 +61,13 @@ class OfferRequest:
         line_text: str | None = None,
     ) -> Offer:
         """An offer of ``action`` (fixing ``fixes``) whose data names this document's version
-        and ``rng`` (by default the selection); ``problem``, ``fix`` and ``line_text`` go into
-        the data (see :class:`ActionData`)."""
+        and ``span`` (by default the selection); ``problem``, ``fix`` and ``line_text`` go
+        into the data (see :class:`ActionData`)."""
         data = ActionData(
             self.doc.uri,
             self.doc.version,
             action,
-            rng if rng is not None else self.selection,
+            span if span is not None else self.selection,
             problem,
             fix,
             line_text,

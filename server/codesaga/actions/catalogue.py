@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lsprotocol.types import Range
-
 from codesaga.actions import apply, docstring, explain, fix, refactor, review
 from codesaga.actions.base import Action, Listed, OfferRequest
 from codesaga.actions.data import ActionData, ActionRefused, Offer, Problem
@@ -19,6 +17,7 @@ from codesaga.actions.edits import Edit
 from codesaga.actions.jobs import Job, Planner
 from codesaga.actions.messages import Lang, action_title, say
 from codesaga.documents import Document
+from codesaga.documents.span import TextSpan
 
 __all__ = ["MODEL_ACTIONS", "finish_edit", "list_actions", "plan"]
 
@@ -35,16 +34,16 @@ _LISTED: tuple[Listed, ...] = (apply, fix, refactor, docstring, explain, review)
 
 def list_actions(
     doc: Document,
-    selection: Range,
+    selection: TextSpan,
     problems: Sequence[Problem],
     lang: Lang,
     *,
     only: Sequence[str] | None = None,
     style_guide: str = "",
 ) -> list[Offer]:
-    """The actions available at ``selection`` of ``doc``, instantly (tree-sitter only).
-    ``only`` filters by kind (hierarchically, as ``CodeActionContext.only``). Positions
-    outside the document raise PositionError."""
+    """The actions available at ``selection`` (str offsets) of ``doc``, instantly
+    (tree-sitter only). ``only`` filters by kind (hierarchically, as
+    ``CodeActionContext.only``). Offsets outside the document raise PositionError."""
     request = OfferRequest(doc, selection, problems, lang, only, style_guide)
     return [offer for action in _LISTED for offer in action.offer(request)]
 
@@ -52,7 +51,7 @@ def list_actions(
 def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
     """The model call for ``data`` on ``doc`` (the current version). Raises ActionRefused
     when there is no target (``apply`` never needs the model) or the prompt does not fit,
-    PromptError for a broken template, and PositionError for a range outside the document."""
+    PromptError for a broken template, and PositionError for a span outside the document."""
     action = MODEL_ACTIONS.get(data.action)
     if action is None:
         title = action_title(data.action, planner.lang)

@@ -31,7 +31,7 @@ def offer(request: OfferRequest) -> list[Offer]:
     at the selection."""
     if not request.wants("docstring"):
         return []
-    documented = doc_target(request.doc, request.selection)
+    documented = doc_target(request.doc, request.selection.start)
     if documented is None:
         return []
     key = "title.docstring.rewrite" if documented.existing else "title.docstring"
@@ -42,8 +42,8 @@ def offer(request: OfferRequest) -> list[Offer]:
 
 def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
     """The prompt asking for the definition's documentation text; it stops at a blank line
-    or a code fence. Raises ActionRefused when no definition is at the range."""
-    documented = doc_target(doc, data.range)
+    or a code fence. Raises ActionRefused when no definition is at the span."""
+    documented = doc_target(doc, data.span.start)
     if documented is None:
         title = action_title("docstring", planner.lang)
         raise ActionRefused(say("no_target", planner.lang, title=title))

@@ -43,7 +43,7 @@ def offer(request: OfferRequest) -> list[Offer]:
 def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
     """The prompt: the code, the names it calls and the file's imports; the answer stops
     when it starts repeating itself. Raises ActionRefused when there is no code here."""
-    target = code_target(doc, data.range)
+    target = code_target(doc, data.span)
     if target is None:
         title = action_title("explain", planner.lang)
         raise ActionRefused(say("no_target", planner.lang, title=title))

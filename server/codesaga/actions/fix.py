@@ -12,7 +12,7 @@ from codesaga.actions.messages import say, short
 from codesaga.answers import has_closed_fence
 from codesaga.documents import Document
 from codesaga.syntax.scopes import enclosing_scopes
-from codesaga.targets import Target, fix_target
+from codesaga.targets import Target, bounds, fix_target
 
 __all__ = ["MAX_FIX_OFFERS", "finish", "offer", "plan"]
 
@@ -29,10 +29,10 @@ def offer(request: OfferRequest) -> list[Offer]:
         return []
     offers = []
     for problem in list(request.problems)[:MAX_FIX_OFFERS]:
-        request.doc.offset_at(problem.range.start)  # PositionError for a range outside
-        carried = Problem(problem.range, problem.message, problem.code, problem.source)
+        bounds(request.doc, problem.span)  # PositionError for a span outside
+        carried = Problem(problem.span, problem.message, problem.code, problem.source)
         title = say("title.fix", request.lang, message=short(problem.message))
-        offers.append(request.offer(title, "fix", problem.range, fixes=problem, problem=carried))
+        offers.append(request.offer(title, "fix", problem.span, fixes=problem, problem=carried))
     return offers
 
 
@@ -41,9 +41,9 @@ def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
     points at, the lines around and the enclosing definition's header. The answer budget is
     as refactor's."""
     problem = data.problem
-    where = problem.range if problem is not None else data.range
+    where = problem.span if problem is not None else data.span
     target = fix_target(doc, where)
-    line = min(max(where.start.line, target.first_line), target.last_line)
+    line = min(max(doc.line_at(where.start), target.first_line), target.last_line)
     before_first = max(0, target.first_line - CONTEXT_LINES)
     after_last = min(doc.line_count - 1, target.last_line + CONTEXT_LINES)
     variables = {

@@ -28,7 +28,7 @@ def offer(request: OfferRequest) -> list[Offer]:
 def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
     """The rewrite prompt; its answer budget is about 1.5x the code's tokens plus 64, capped
     by the YAML's ``max_tokens``. Raises ActionRefused (no code here, too large)."""
-    target = code_target(doc, data.range)
+    target = code_target(doc, data.span)
     if target is None:
         raise ActionRefused(
             say("no_target", planner.lang, title=action_title("refactor", planner.lang))

@@ -23,7 +23,7 @@ from codesaga.answers import (
     useless_findings,
 )
 from codesaga.documents import Document
-from codesaga.targets import Target, line_target
+from codesaga.targets import Target, bounds, line_target
 
 __all__ = [
     "GUIDE_MAX_CHARS",
@@ -59,8 +59,8 @@ def offer(request: OfferRequest) -> list[Offer]:
     if not request.wants("review"):
         return []
     doc, lang, guide_path = request.doc, request.lang, request.style_guide
-    selection = request.selection
-    selected = doc.text[doc.offset_at(selection.start) : doc.offset_at(selection.end)]
+    start, end = bounds(doc, request.selection)
+    selected = doc.text[start:end]
     guide = (
         say("title.review.guide", lang, guide=Path(guide_path).name) if guide_path.strip() else ""
     )
@@ -70,7 +70,7 @@ def offer(request: OfferRequest) -> list[Offer]:
 
 def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
     """The review prompt: the selected lines (else the file up to its last non-blank line)
-    numbered, narrowed around the range's line until it fits, and the style guide. The answer
+    numbered, narrowed around the span's line until it fits, and the style guide. The answer
     stops once findings pass the last line or only echo the prompt. An unreadable style guide
     leaves a note in ``job.notes``."""
     lang = planner.lang
@@ -78,7 +78,7 @@ def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
     guide, error = load_style_guide(planner.style_guide)
     if error is not None:
         notes.append(say("guide_unreadable", lang, path=planner.style_guide, error=error))
-    start, end = doc.offset_at(data.range.start), doc.offset_at(data.range.end)
+    start, end = bounds(doc, data.span)
     if doc.text[start:end].strip():
         target = line_target(doc, start, end, "selection")
     else:
@@ -86,7 +86,7 @@ def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
         while last > 0 and not doc.line_text(last).strip():
             last -= 1
         target = line_target(doc, 0, doc.line_end(last), "file")
-    target = _fit(doc, target, data.range.start.line, guide, planner)
+    target = _fit(doc, target, doc.line_at(start), guide, planner)
     variables = {
         **base_variables(doc),
         "guide": guide,

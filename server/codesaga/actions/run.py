@@ -3,7 +3,7 @@ call on the model thread with progress, the review's retry, and what each action
 
 The host is the server (anything with :class:`ActionHost`'s members). Refusals
 (:class:`ActionRefused`) are shown to the user here; other CodeSagaErrors (no model, an engine
-failure, a broken template, a range outside the document, a cancelled request) propagate.
+failure, a broken template, a span outside the document, a cancelled request) propagate.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from codesaga.errors import CodeSagaError, Superseded
 from codesaga.scheduler import Scheduler
 from codesaga.settings import Settings
 from codesaga.stats import Stats
+from codesaga.targets import bounds
 
 __all__ = [
     "REVIEW_RETRY_TEMPERATURE",
@@ -109,7 +110,7 @@ async def model_answer(
     stopped at the token limit.
 
     Raises ActionRefused (nothing to do, too large), ModelUnavailable, EngineError,
-    PromptError, PositionError (range outside the document) and Superseded (cancelled).
+    PromptError, PositionError (span outside the document) and Superseded (cancelled).
     """
     engine = await host.ready_engine()
     settings = host.settings
@@ -198,12 +199,12 @@ class Explanation:
 
 
 async def run_explain(host: ActionHost, data: ActionData) -> Explanation:
-    """Explain the code at ``data.range`` of the current document and write the Markdown
+    """Explain the code at ``data.span`` of the current document and write the Markdown
     file under the cache directory. A refusal or a file that cannot be written is shown."""
     lang = host_language(host)
     data = replace(data, action="explain")
     doc = host.document(data.uri)
-    _check_range(doc, data)
+    bounds(doc, data.span)  # PositionError for a span outside the document
     try:
         job, answer = await model_answer(host, doc, data, lang)
         markdown = explain.finish(doc, job, answer)
@@ -231,14 +232,14 @@ class ReviewOutcome:
 
 
 async def run_review(host: ActionHost, data: ActionData) -> ReviewOutcome:
-    """Review the code at ``data.range`` of the current document (the file when the range
+    """Review the code at ``data.span`` of the current document (the file when the span
     is empty). An unreadable answer is asked for once more at a higher temperature; a change
     of the document during the work drops the findings. Notes gathered while planning (an
     unreadable style guide) are shown at once."""
     lang = host_language(host)
     doc = host.document(data.uri)
     data = replace(data, action="review", version=doc.version)
-    _check_range(doc, data)
+    bounds(doc, data.span)  # PositionError for a span outside the document
     try:
         job, answer = await model_answer(host, doc, data, lang)
     except ActionRefused as exc:
@@ -260,9 +261,3 @@ async def run_review(host: ActionHost, data: ActionData) -> ReviewOutcome:
     if changed is not None:
         return ReviewOutcome(doc, [], changed, publish=False)
     return ReviewOutcome(doc, result.findings, result.message, result.status != "unreadable")
-
-
-def _check_range(doc: Document, data: ActionData) -> None:
-    """Raise PositionError when ``data.range`` lies outside ``doc``."""
-    doc.offset_at(data.range.start)
-    doc.offset_at(data.range.end)

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from lsprotocol.types import Range
-
 from codesaga.chat.context import CodeContext, TokenCounter, code_context
 from codesaga.chat.store import Turn
 from codesaga.documents import Document
+from codesaga.documents.span import TextSpan
 from codesaga.engine import ChatMessage
 from codesaga.errors import InvalidParams
 from codesaga.prompts import chat_prompts, render
@@ -227,7 +226,7 @@ def plan_turn(
     history: Sequence[Turn],
     language: Language,
     doc: Document | None,
-    selection: Range | None,
+    selection: TextSpan | None,
     n_ctx: int,
     max_tokens: int,
     count: TokenCounter,
@@ -235,9 +234,9 @@ def plan_turn(
     """Prepare one turn: pick the code context (when ``doc`` is given), render the new
     message, and assemble the messages within the context window.
 
-    ``max_tokens`` is the ``maxTokens`` setting (see :func:`answer_tokens`). Raises ChatError
-    (does not fit), PromptError (broken template) or PositionError (``selection`` outside
-    ``doc``).
+    ``selection`` is str offsets into ``doc``; ``max_tokens`` is the ``maxTokens`` setting
+    (see :func:`answer_tokens`). Raises ChatError (does not fit), PromptError (broken
+    template) or PositionError (``selection`` outside ``doc``).
     """
     answer = answer_tokens(max_tokens, n_ctx)
     context = None

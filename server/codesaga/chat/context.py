@@ -2,7 +2,8 @@
 cursor, else lines around it, clipped to a token budget.
 
 Token counts are model tokens, given by a ``count(text) -> int`` function (the engine's
-``count_tokens``); lines are 0-based.
+``count_tokens``); lines are 0-based; the selection is str offsets (code points) into the
+document's text.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
-from lsprotocol.types import Range
-
 from codesaga.documents import Document
+from codesaga.documents.span import TextSpan
 from codesaga.syntax.scopes import Span, enclosing_scopes
 
 TokenCounter = Callable[[str], int]
@@ -50,33 +50,31 @@ def file_name(uri: str) -> str:
 
 
 def code_context(
-    doc: Document, selection: Range | None, *, budget: int, count: TokenCounter
+    doc: Document, selection: TextSpan | None, *, budget: int, count: TokenCounter
 ) -> CodeContext:
     """The code to show the model for a question about ``doc``.
 
-    * a non-empty ``selection``: the whole lines it covers (a selection ending at character 0
-      leaves that line out);
+    * a non-empty ``selection``: the whole lines it covers (a selection ending at the start
+      of a line leaves that line out);
     * an empty one (a cursor): the innermost function/class around it of at least
       MIN_SCOPE_LINES lines (tree-sitter), else WINDOW_LINES lines either side;
     * none: the file from its top.
 
     Trailing blank lines are left out. The result is clipped to ``budget`` tokens, keeping
-    the lines nearest the cursor (the selection's start). Positions use the document's
-    position encoding; a position outside the document raises
-    codesaga.documents.PositionError.
+    the lines nearest the cursor (the selection's start). An offset outside the document
+    (``0..len(doc.text)``) raises codesaga.documents.PositionError.
     """
     last_doc_line = max(0, doc.line_count - 1)
     if selection is None:
         first, last, anchor, source = 0, last_doc_line, 0, "file"
     else:
-        start = doc.offset_at(selection.start)
-        end = doc.offset_at(selection.end)
-        if end < start:
-            start, end = end, start
+        ordered = selection.ordered()
+        start, end = ordered.start, ordered.end
         start_line = doc.line_at(start)
-        end_pos = doc.position_at(end)
+        end_line = doc.line_at(end)
         if end > start:
-            end_line = end_pos.line - 1 if end_pos.character == 0 else end_pos.line
+            if doc.line_start(end_line) == end:
+                end_line -= 1
             first, last, anchor, source = (
                 start_line,
                 max(start_line, end_line),

@@ -8,6 +8,10 @@ Shapes (JSON, camelCase as the client sends them):
   position encoding), plus the optional LSP ``workDoneToken`` / ``partialResultToken``; a bare
   string is the message of a new session;
 * a session id, :data:`SessionId`: a non-blank string of at most MAX_SESSION_ID characters.
+
+The range stays in the client's units here (:class:`RangeParams`); the protocol layer decodes
+it into str offsets with the document it belongs to (:func:`codesaga.lsp.chat.chat_turn`) and
+hands the service a :class:`ChatArgs`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from lsprotocol import types
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -29,6 +32,7 @@ from pydantic import (
 )
 
 from codesaga.chat.store import check_session_id
+from codesaga.documents.span import TextSpan
 from codesaga.errors import InvalidParams
 from codesaga.validation import describe
 
@@ -54,11 +58,16 @@ class _Params(BaseModel):
 
 
 class PositionParams(_Params):
+    """An LSP position: 0-based ``line`` and ``character`` in the document's position
+    encoding (UTF-16 code units by default)."""
+
     line: StrictInt = Field(ge=0)
     character: StrictInt = Field(ge=0)
 
 
 class RangeParams(_Params):
+    """An LSP range ``{start, end}``."""
+
     start: PositionParams
     end: PositionParams
 
@@ -69,12 +78,13 @@ class DocumentParams(_Params):
 
 @dataclass(frozen=True)
 class ChatArgs:
-    """A validated chat turn (``selection`` in the document's position encoding)."""
+    """A validated chat turn; ``selection`` is str offsets (code points) into the open
+    document ``uri``'s text (``None``: no range given)."""
 
     message: str
     session_id: str | None = None
     uri: str | None = None
-    selection: types.Range | None = None
+    selection: TextSpan | None = None
 
 
 class ChatParams(_Params):
@@ -98,22 +108,6 @@ class ChatParams(_Params):
         if self.range is not None and self.text_document is None:
             raise ValueError("range needs a textDocument")
         return self
-
-    def args(self) -> ChatArgs:
-        """The turn for :class:`codesaga.chat.service.ChatService`."""
-        selection = None
-        if self.range is not None:
-            start, end = self.range.start, self.range.end
-            selection = types.Range(
-                start=types.Position(line=start.line, character=start.character),
-                end=types.Position(line=end.line, character=end.character),
-            )
-        return ChatArgs(
-            message=self.message,
-            session_id=self.session_id,
-            uri=self.text_document.uri if self.text_document else None,
-            selection=selection,
-        )
 
 
 def validated(adapter: TypeAdapter[T], raw: Any, what: str) -> T:

@@ -4,9 +4,11 @@ Listing is instant (tree-sitter only, never the model). The model runs in ``code
 for clients that support resolving edits, else in ``codesaga.runAction`` (which sends
 ``workspace/applyEdit``); explain and review are always commands (``codesaga.explain`` returns
 the Markdown and shows the file; ``codesaga.review`` publishes diagnostics). Command arguments
-are ``[data]`` with ``data`` the action's ``CodeAction.data`` (see
-:class:`codesaga.actions.data.ActionData`); ``codesaga.explain``/``codesaga.review`` also take
-``[{"uri": ..., "range"?: ...}]``. The work itself is :mod:`codesaga.actions.run`'s.
+are ``[data]`` with ``data`` the action's ``CodeAction.data`` (JSON with LSP ranges, see
+:mod:`codesaga.lsp.action_data`); ``codesaga.explain``/``codesaga.review`` also take
+``[{"uri": ..., "range"?: ...}]``. Ranges become str offsets here, with the document they
+belong to, and edits become LSP ranges again. The work itself is
+:mod:`codesaga.actions.run`'s.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ from codesaga.actions.edits import Edit
 from codesaga.actions.messages import action_title, say
 from codesaga.actions.run import produce_edit, run_explain, run_review
 from codesaga.documents import Document
+from codesaga.documents.span import TextSpan
+from codesaga.lsp.action_data import WireAction, encode, is_listed
 from codesaga.lsp.review import ReviewMemory, findings_to_diagnostics, problem_of
 from codesaga.lsp.server import CodeSagaServer
+from codesaga.lsp.spans import range_of, span_of
 
 __all__ = ["register", "to_lsp", "workspace_edit"]
 
@@ -61,7 +66,7 @@ def workspace_edit(doc: Document, edit: Edit, *, versioned: bool) -> types.Works
     """``edit`` on ``doc`` as a WorkspaceEdit: with ``versioned``, ``documentChanges`` naming
     ``doc.version`` (the client refuses it for another version), else plain ``changes`` (for
     clients that cannot take ``documentChanges``)."""
-    rng = types.Range(start=doc.position_at(edit.start), end=doc.position_at(edit.end))
+    rng = range_of(doc, TextSpan(edit.start, edit.end))
     text_edit = types.TextEdit(range=rng, new_text=edit.new_text)
     if not versioned:
         return types.WorkspaceEdit(changes={doc.uri: [text_edit]})
@@ -78,12 +83,17 @@ def workspace_edit(doc: Document, edit: Edit, *, versioned: bool) -> types.Works
 
 
 def to_lsp(
-    offer: Offer, diagnostic: types.Diagnostic | None, *, resolves: bool, literals: bool
+    offer: Offer,
+    doc: Document,
+    diagnostic: types.Diagnostic | None,
+    *,
+    resolves: bool,
+    literals: bool,
 ) -> types.CodeAction | types.Command:
-    """``offer`` as the client takes it: a CodeAction (fixing ``diagnostic``) whose model
-    work happens on resolve or, for explain/review and clients that cannot resolve edits, in
-    its command; a bare Command for clients without CodeAction literals."""
-    data = offer.data.to_json()
+    """``offer`` on ``doc`` as the client takes it: a CodeAction (fixing ``diagnostic``) whose
+    model work happens on resolve or, for explain/review and clients that cannot resolve
+    edits, in its command; a bare Command for clients without CodeAction literals."""
+    data = encode(offer.data, doc)
     command: types.Command | None = None
     if offer.action == "explain":
         command = types.Command(title=offer.title, command=EXPLAIN_COMMAND, arguments=[data])
@@ -105,17 +115,21 @@ def to_lsp(
 
 
 def _command_data(ls: CodeSagaServer, args: tuple[Any, ...], action: ActionId) -> ActionData:
-    """The action data in a command's arguments: a listed action's data, or for commands run
-    by hand ``{"uri": ..., "range"?: ...}`` (the current version, the whole file/cursor)."""
+    """The action data in an explain/review command's arguments, its range decoded in the
+    current document: a listed action's data, or for commands run by hand
+    ``{"uri": ..., "range"?: ...}`` (the current version, the whole file/cursor)."""
     value = args[0] if args else None
-    if (
-        isinstance(value, dict)
-        and not ActionData.is_listed(value)
-        and isinstance(value.get("uri"), str)
-    ):
-        doc = ls.document(value["uri"], parsed=False)  # its version only
-        return ActionData.by_hand(doc.uri, doc.version, action, value)
-    return ActionData.from_json(value)
+    if isinstance(value, dict) and not is_listed(value) and isinstance(value.get("uri"), str):
+        doc = ls.document(value["uri"], parsed=False)
+        return WireAction.by_hand(doc.uri, doc.version, action, value).decode(doc)
+    wire = WireAction.from_json(value)
+    return wire.decode(ls.document(wire.uri, parsed=False))
+
+
+def _edit_data(ls: CodeSagaServer, wire: WireAction) -> ActionData:
+    """The data of a listed edit action, decoded in the current document (see
+    :meth:`WireAction.decode_listed`)."""
+    return wire.decode_listed(ls.document(wire.uri, parsed=False))
 
 
 def register(server: CodeSagaServer) -> None:
@@ -130,11 +144,12 @@ def register(server: CodeSagaServer) -> None:
         ls: CodeSagaServer, params: types.CodeActionParams
     ) -> list[types.CodeAction | types.Command]:
         doc = ls.document(params.text_document.uri)
+        selection = span_of(doc, params.range)
         diagnostics = reviews.restore(doc.uri, params.context.diagnostics)
-        problems = [problem_of(d) for d in diagnostics]
+        problems = [problem_of(doc, d) for d in diagnostics]
         offers = list_actions(
             doc,
-            params.range,
+            selection,
             problems,
             ls.language,
             only=params.context.only,
@@ -143,34 +158,34 @@ def register(server: CodeSagaServer) -> None:
         by_problem = {id(p): d for p, d in zip(problems, diagnostics, strict=True)}
         resolves, literals = _resolves_edits(ls), _takes_literals(ls)
         return [
-            to_lsp(o, by_problem.get(id(o.problem)), resolves=resolves, literals=literals)
+            to_lsp(o, doc, by_problem.get(id(o.problem)), resolves=resolves, literals=literals)
             for o in offers
         ]
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(ls: CodeSagaServer, action: types.CodeAction) -> types.CodeAction:
-        data = ActionData.from_json(action.data)
-        if data.action in ("explain", "review"):
+        wire = WireAction.from_json(action.data)
+        if wire.action in ("explain", "review"):
             return action  # command-based: nothing to resolve
-        result = await produce_edit(ls, data)
+        result = await produce_edit(ls, _edit_data(ls, wire))
         if result is not None:
             action.edit = workspace_edit(*result, versioned=_document_changes(ls))
         return action
 
     @server.command(RUN_COMMAND)
     async def run_action(ls: CodeSagaServer, *args: Any) -> dict[str, Any]:
-        data = ActionData.from_json(args[0] if args else None)
-        if data.action == "explain":
+        wire = WireAction.from_json(args[0] if args else None)
+        if wire.action == "explain":
             return {"applied": False, "markdown": await explain(ls, *args)}
-        if data.action == "review":
+        if wire.action == "review":
             return {"applied": False, **await review(ls, *args)}
-        result = await produce_edit(ls, data)
+        result = await produce_edit(ls, _edit_data(ls, wire))
         if result is None:
             return {"applied": False}
         response = await ls.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(
                 edit=workspace_edit(*result, versioned=_document_changes(ls)),
-                label=action_title(data.action, ls.language),
+                label=action_title(wire.action, ls.language),
             )
         )
         if not response.applied:

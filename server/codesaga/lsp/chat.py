@@ -25,7 +25,8 @@ Commands (``workspace/executeCommand``), for clients that cannot send custom req
     [{role, content}], keptTurns, droppedTurns, promptTokens, answerTokens}`` (token counts
     are the estimates the trimming uses).
 
-Params are validated by the pydantic models of :mod:`codesaga.chat.params`. Errors:
+Params are validated by the pydantic models of :mod:`codesaga.chat.params`; the ``range`` is
+decoded here into str offsets in the open document (:func:`chat_turn`). Errors:
 InvalidParams (-32602) for malformed params, an unopened document, a range outside it, or a
 message too long for the context window; RequestFailed (-32803) when there is no model, the
 engine fails or the session store cannot be opened; RequestCancelled (-32800) when cancelled
@@ -41,10 +42,19 @@ from typing import Any
 
 from lsprotocol import types
 
-from codesaga.chat import ChatArgs, ChatPlan, ChatService, Reply, chat_params, session_id
-from codesaga.chat.params import one_argument
+from codesaga.chat import (
+    ChatArgs,
+    ChatParams,
+    ChatPlan,
+    ChatService,
+    Reply,
+    chat_params,
+    session_id,
+)
+from codesaga.chat.params import RangeParams, one_argument
 from codesaga.chat.service import OnDelta, Progress
 from codesaga.lsp.server import CodeSagaServer
+from codesaga.lsp.spans import span_of
 
 CHAT_REQUEST = "codesaga/chat"
 CHAT_COMMAND = "codesaga.chat"
@@ -66,9 +76,28 @@ def plain(value: Any) -> Any:
     return value
 
 
-def command_args(args: tuple[Any, ...]) -> ChatArgs:
+def _lsp_range(rng: RangeParams) -> types.Range:
+    start, end = rng.start, rng.end
+    return types.Range(
+        start=types.Position(line=start.line, character=start.character),
+        end=types.Position(line=end.line, character=end.character),
+    )
+
+
+def chat_turn(ls: CodeSagaServer, params: ChatParams) -> ChatArgs:
+    """The turn for :class:`codesaga.chat.ChatService`: ``params`` with the ``range``
+    decoded into str offsets in the open document. Raises UnknownDocumentError when the
+    document is not open and PositionError when the range lies outside it."""
+    uri = params.text_document.uri if params.text_document is not None else None
+    selection = None
+    if params.range is not None and uri is not None:
+        selection = span_of(ls.document(uri, parsed=False), _lsp_range(params.range))
+    return ChatArgs(params.message, params.session_id, uri, selection)
+
+
+def command_args(ls: CodeSagaServer, args: tuple[Any, ...]) -> ChatArgs:
     """The chat turn of a ``codesaga.chat`` / ``codesaga.chat.prompt`` command's arguments."""
-    return chat_params(plain(one_argument(args, CHAT_ARGUMENT))).args()
+    return chat_turn(ls, chat_params(plain(one_argument(args, CHAT_ARGUMENT))))
 
 
 def session_arg(args: tuple[Any, ...]) -> str:
@@ -168,7 +197,7 @@ def register(server: CodeSagaServer) -> None:
         request = chat_params(plain(params))
         partial, work = request.partial_result_token, request.work_done_token
         reply = await service.chat(
-            request.args(),
+            chat_turn(ls, request),
             on_delta=None if partial is None else partial_results(ls, partial),
             progress=None if work is None else client_progress(ls, work),
         )
@@ -176,7 +205,7 @@ def register(server: CodeSagaServer) -> None:
 
     @server.command(CHAT_COMMAND)
     async def chat_command(ls: CodeSagaServer, *args: Any) -> dict[str, Any]:
-        turn = command_args(args)
+        turn = command_args(ls, args)
         _follow_client_cancel(ls)
         reply = await service.chat(turn, progress=server_progress(ls))
         # some clients (Helix) discard command results: show the reply as well
@@ -189,7 +218,7 @@ def register(server: CodeSagaServer) -> None:
 
     @server.command(PROMPT_COMMAND)
     async def prompt_command(ls: CodeSagaServer, *args: Any) -> dict[str, Any]:
-        return encode_plan(await service.preview(command_args(args)))
+        return encode_plan(await service.preview(command_args(ls, args)))
 
     @server.command(RESET_COMMAND)
     def reset_command(ls: CodeSagaServer, *args: Any) -> dict[str, Any]:

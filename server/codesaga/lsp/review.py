@@ -4,7 +4,8 @@ Findings become ``Information`` (or ``Hint``) diagnostics with source ``codesaga
 suggested one-line fix travels in the diagnostic's ``data`` (``{"fix", "lineText"}``), so a
 later ``textDocument/codeAction`` at that diagnostic can offer it as a quickfix without the
 model. Some clients drop ``Diagnostic.data``: :class:`ReviewMemory` keeps what was published
-and gives it back. Lines are 1-based in findings, 0-based in LSP ranges.
+and gives it back. Lines are 1-based in findings, 0-based in LSP ranges; problems hold str
+offsets (:func:`problem_of` decodes a diagnostic's range in its document).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from lsprotocol.types import Diagnostic, DiagnosticSeverity, Range
 from codesaga.actions.data import Problem
 from codesaga.answers import Finding
 from codesaga.documents import Document
+from codesaga.documents.span import TextSpan
+from codesaga.lsp.spans import range_of, span_of
 
 __all__ = [
     "DIAGNOSTIC_SOURCE",
@@ -39,7 +42,7 @@ def _line_range(doc: Document, line: int) -> Range:
     line_start = doc.line_start(line)
     start = line_start + (lead if text.strip() else 0)
     end = line_start + len(text.rstrip()) if text.strip() else doc.line_end(line)
-    return Range(start=doc.position_at(start), end=doc.position_at(end))
+    return range_of(doc, TextSpan(start, end))
 
 
 def findings_to_diagnostics(doc: Document, findings: Sequence[Finding]) -> list[Diagnostic]:
@@ -80,11 +83,13 @@ def diagnostic_fix(diagnostic: Diagnostic) -> tuple[str, str] | None:
     return None
 
 
-def problem_of(diagnostic: Diagnostic) -> Problem:
-    """What the actions need of ``diagnostic`` (with a review finding's fix, if it has one)."""
+def problem_of(doc: Document, diagnostic: Diagnostic) -> Problem:
+    """What the actions need of ``diagnostic`` on ``doc``: its range as str offsets, its
+    message, code and source, a review finding's fix if it has one. Raises PositionError for
+    a range outside ``doc``."""
     carried = diagnostic_fix(diagnostic)
     return Problem(
-        range=diagnostic.range,
+        span=span_of(doc, diagnostic.range),
         message=diagnostic.message,
         code=str(diagnostic.code) if diagnostic.code else "",
         source=diagnostic.source or "",
