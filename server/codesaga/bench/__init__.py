@@ -42,7 +42,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from codesaga.bench.live import BenchError, ServerArm, ServerRun
+from codesaga.bench.live import BenchError, ServerArm
+from codesaga.bench.records import ServerRun
 from codesaga.bench.report import build_report, render
 from codesaga.bench.script import TypingPlan, big_python_file, normalise_newlines, plan_typing
 from codesaga.demo import FIXTURES, MARKER, strip_markers
