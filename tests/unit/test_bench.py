@@ -28,7 +28,7 @@ from codesaga.bench.local import (
     server_request,
 )
 from codesaga.bench.records import PausePoint, Request, ServerRun
-from codesaga.bench.report import TARGETS, build_report, render, targets
+from codesaga.bench.report import TARGETS, build_report, targets
 from codesaga.bench.script import (
     Key,
     TypingPlan,
@@ -44,6 +44,7 @@ from codesaga.bench.script import (
     summary,
 )
 from codesaga.bench.sync import SyncRun, measure_sync, render_sync, run_sync_bench, sync_report
+from codesaga.bench.table import render
 from codesaga.bench.typist import _first_item
 from codesaga.cli import build_parser
 from codesaga.completion import Completer

@@ -14,7 +14,8 @@ Phases, one after the other so that no two of them share the CPU:
 ``--sync-keys N`` runs one other part instead (:mod:`codesaga.bench.sync`): ``N`` keystrokes of
 text sync into the same 5,000-line file, end to end over LSP, with a server that has no model.
 
-The report (:mod:`codesaga.bench.report`) is printed as a table and written as JSON.
+The report (:mod:`codesaga.bench.report`) is printed as a table (:mod:`codesaga.bench.table`)
+and written as JSON.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ from rich.progress import (
 
 from codesaga.bench.live import BenchError, ServerArm
 from codesaga.bench.records import ServerRun
-from codesaga.bench.report import build_report, render
+from codesaga.bench.report import build_report
 from codesaga.bench.script import TypingPlan, big_python_file, normalise_newlines, plan_typing
+from codesaga.bench.table import render
 from codesaga.demo import FIXTURES, MARKER, strip_markers
 from codesaga.syntax.languages import grammar_name
 
