@@ -5,7 +5,9 @@ Phases, one after the other so that no two of them share the CPU:
 1. **server arm** (:mod:`codesaga.bench.live`): ``codesaga serve`` in a child process with a
    fresh cache directory, typed into over LSP key by key (``didChange`` + an automatic inline
    completion per key, ``$/cancelRequest`` for the one still pending when the next key comes,
-   a wait for the suggestion after each Enter); then its ``codesaga.stats`` and peak RSS;
+   a wait for the suggestion after each Enter: :mod:`codesaga.bench.typist`); then the pause
+   points asked for again for the decode figures (:mod:`codesaga.bench.replay`), its
+   ``codesaga.stats`` and peak RSS;
 2. **naive arm** (:mod:`codesaga.bench.local`): plain llama-cpp-python, one ``Llama``, the
    text before the cursor at every pause point of phase 1, same ``maxTokens``, stop at newline;
 3. **raw decode**: the same ``Llama`` streaming the server's own prompts, for decode speed;
