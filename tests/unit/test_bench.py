@@ -18,15 +18,7 @@ from lsprotocol.types import Position
 from rich.console import Console
 
 from codesaga.bench import plan_files
-from codesaga.bench.live import (
-    BenchError,
-    PausePoint,
-    Request,
-    ServerArm,
-    ServerRun,
-    _first_item,
-    proc_peak_rss,
-)
+from codesaga.bench.live import BenchError, ServerArm, proc_peak_rss
 from codesaga.bench.local import (
     STAGES,
     Completion,
@@ -35,7 +27,8 @@ from codesaga.bench.local import (
     measure_overhead,
     server_request,
 )
-from codesaga.bench.report import TARGETS, build_report, render, targets
+from codesaga.bench.records import PausePoint, Request, ServerRun
+from codesaga.bench.report import TARGETS, build_report, targets
 from codesaga.bench.script import (
     Key,
     TypingPlan,
@@ -51,6 +44,8 @@ from codesaga.bench.script import (
     summary,
 )
 from codesaga.bench.sync import SyncRun, measure_sync, render_sync, run_sync_bench, sync_report
+from codesaga.bench.table import render
+from codesaga.bench.typist import _first_item
 from codesaga.cli import build_parser
 from codesaga.completion import Completer
 from codesaga.completion.prompt import PromptBuilder
@@ -574,6 +569,58 @@ async def test_the_first_key_comes_read_s_after_opening(tmp_path: Path, read_s: 
     assert len(fake.changed_at) == 3 and arm.run.keys_typed == 3
     waited = fake.changed_at[0] - fake.opened_at
     assert read_s <= waited < read_s + 0.2
+
+
+class Suggesting(TypedInto):
+    """Like :class:`TypedInto`, but every completion is answered with ``suggestion``; records
+    the inserted texts and the commands run."""
+
+    def __init__(self, suggestion: str) -> None:
+        super().__init__()
+        self.suggestion = suggestion
+        self.inserted: list[str] = []
+        self.commands: list[tuple[str, list[object] | None]] = []
+
+    def text_document_did_change(self, params: types.DidChangeTextDocumentParams) -> None:
+        super().text_document_did_change(params)
+        self.inserted.extend(change.text for change in params.content_changes)
+
+    def send_request(self, method: str, params: object, msg_id: str) -> Future[object]:
+        item = types.InlineCompletionItem(
+            insert_text=self.suggestion,
+            command=types.Command(
+                title="accept", command="codesaga.acceptInlineCompletion", arguments=["cache"]
+            ),
+        )
+        future: Future[object] = Future()
+        future.set_result(types.InlineCompletionList(items=[item]))
+        return future
+
+    async def workspace_execute_command_async(self, params: types.ExecuteCommandParams) -> object:
+        self.commands.append((params.command, params.arguments))
+        return None
+
+
+async def test_a_suggestion_at_a_pause_that_matches_the_typing_is_accepted(
+    tmp_path: Path,
+) -> None:
+    keys: list[int] = []
+    arm = ServerArm({}, 0.001, tmp_path / "server.log", on_key=keys.append)
+    fake = Suggesting("ab = 2")
+    arm.client = fake  # type: ignore[assignment]
+    await arm.type_file(TypingPlan("a.py", "python", "x = 1", "\nab = 2\ny"), "file:///a.py")
+    # Enter (a pause), the suggestion accepted whole (one edit and its command), then Enter
+    # (another pause, whose suggestion does not match "y") and "y"
+    assert fake.inserted == ["\n", "ab = 2", "\n", "y"]
+    assert fake.commands == [("codesaga.acceptInlineCompletion", ["cache", 6])]
+    assert (arm.run.accepted, arm.run.accepted_chars, arm.run.keys_typed) == (1, 6, 3)
+    assert sum(keys) == 9 and keys.count(6) == 1  # 3 keys typed, 6 spared
+    assert [r.kind for r in arm.run.requests] == ["pause", "accept", "pause", "key"]
+    assert all(r.outcome == "result" and r.source == "cache" for r in arm.run.requests)
+    assert [(p.offset, p.position) for p in arm.run.pauses] == [
+        (6, Position(line=1, character=0)),
+        (13, Position(line=2, character=0)),
+    ]
 
 
 async def test_the_decode_replay_does_not_wait_for_generations_that_failed(tmp_path: Path) -> None:

@@ -28,6 +28,18 @@ from codesaga.documents import (
     PositionError,
     UnknownDocumentError,
 )
+from codesaga.documents.encoding import (
+    ENCODINGS,
+    UTF8,
+    UTF16,
+    UTF32,
+    decode,
+    encode,
+    index_of_units,
+    units,
+)
+from codesaga.documents.lines import LineIndex
+from codesaga.documents.utf8 import Utf8Index
 from codesaga.syntax import enclosing_scopes, import_spans, new_parser
 
 HANGUL = '# 한국어 주석\nx = "안녕하세요"\n'
@@ -489,7 +501,7 @@ def test_a_keystroke_does_not_encode_the_whole_text() -> None:
     store.open("file:///k.py", "python", 1, HANGUL * 100)
     typed = store.change("file:///k.py", 2, [edit((1, 0), (1, 0), "y")])
     assert typed.tree is not None and typed.tree_stale
-    assert typed._data is None  # UTF-8 of the text: made only when a parse needs it
+    assert typed._bytes._data is None  # UTF-8 of the text: made only when a parse needs it
     assert_tree_matches_fresh_parse(store.parsed("file:///k.py"))
 
 
@@ -584,6 +596,40 @@ def test_random_edits_match_fresh_state() -> None:
             assert_tree_matches_fresh_parse(store.parsed(uri))
     assert store.wait_idle(10)
     assert_tree_matches_fresh_parse(store.get(uri))
+
+
+def test_line_and_byte_indexes_follow_edits_like_fresh_ones() -> None:
+    """LineIndex.replaced and Utf8Index.replaced (the incremental update of one keystroke)
+    give the same line starts, str and UTF-8, as indexes built from the new text."""
+    rng = random.Random(14)
+    pieces = ["a", "\n", "\r\n", "\r", "한", "😀", "x = 1\n"]
+    text = "a\r\n한\rb😀\nc\n"
+    lines = LineIndex(text, "file:///i.py")
+    data = Utf8Index(lines)
+    data.line_starts()  # known byte line starts are updated, not dropped
+    for _ in range(300):
+        start = rng.randint(0, len(text))
+        end = min(len(text), start + rng.choice([0, 1, 3]))
+        new_text = "".join(rng.choice(pieces) for _ in range(rng.choice([0, 1, 3])))
+        lines, rescan = lines.replaced(start, end, new_text)
+        data = data.replaced(lines, rescan)
+        text = text[:start] + new_text + text[end:]
+        fresh = LineIndex(text)
+        assert lines.text == text and lines.starts == fresh.starts
+        assert lines.lone_cr == fresh.lone_cr
+        assert data.line_starts() == Utf8Index(fresh).line_starts()
+        assert data.data() == text.encode("utf-8", "surrogatepass")
+        assert data.ascii == text.isascii()
+
+
+def test_position_encoding_units_of_one_line() -> None:
+    line = "a한😀b"
+    assert [units(line, e) for e in (UTF8, UTF16, UTF32)] == [1 + 3 + 4 + 1, 1 + 1 + 2 + 1, 4]
+    assert [index_of_units(line, 3, e) for e in (UTF8, UTF16, UTF32)] == [1, 2, 3]
+    assert index_of_units(line, 5, UTF8) == 2  # inside the emoji's 4 bytes: its start
+    assert index_of_units(line, 3, UTF16) == 2  # inside the surrogate pair: its start
+    assert [index_of_units(line, 99, e) for e in ENCODINGS] == [4, 4, 4]  # clamps
+    assert decode(encode("\ud800x")) == "\ud800x"  # a lone surrogate survives
 
 
 # --- negotiated position encodings (Neovim asks for UTF-8 first) ----------------------------

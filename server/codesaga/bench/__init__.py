@@ -5,7 +5,9 @@ Phases, one after the other so that no two of them share the CPU:
 1. **server arm** (:mod:`codesaga.bench.live`): ``codesaga serve`` in a child process with a
    fresh cache directory, typed into over LSP key by key (``didChange`` + an automatic inline
    completion per key, ``$/cancelRequest`` for the one still pending when the next key comes,
-   a wait for the suggestion after each Enter); then its ``codesaga.stats`` and peak RSS;
+   a wait for the suggestion after each Enter: :mod:`codesaga.bench.typist`); then the pause
+   points asked for again for the decode figures (:mod:`codesaga.bench.replay`), its
+   ``codesaga.stats`` and peak RSS;
 2. **naive arm** (:mod:`codesaga.bench.local`): plain llama-cpp-python, one ``Llama``, the
    text before the cursor at every pause point of phase 1, same ``maxTokens``, stop at newline;
 3. **raw decode**: the same ``Llama`` streaming the server's own prompts, for decode speed;
@@ -14,7 +16,8 @@ Phases, one after the other so that no two of them share the CPU:
 ``--sync-keys N`` runs one other part instead (:mod:`codesaga.bench.sync`): ``N`` keystrokes of
 text sync into the same 5,000-line file, end to end over LSP, with a server that has no model.
 
-The report (:mod:`codesaga.bench.report`) is printed as a table and written as JSON.
+The report (:mod:`codesaga.bench.report`) is printed as a table (:mod:`codesaga.bench.table`)
+and written as JSON.
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from codesaga.bench.live import BenchError, ServerArm, ServerRun
-from codesaga.bench.report import build_report, render
+from codesaga.bench.live import BenchError, ServerArm
+from codesaga.bench.records import ServerRun
+from codesaga.bench.report import build_report
 from codesaga.bench.script import TypingPlan, big_python_file, normalise_newlines, plan_typing
+from codesaga.bench.table import render
 from codesaga.demo import FIXTURES, MARKER, strip_markers
 from codesaga.syntax.languages import grammar_name
 

@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from lsprotocol.types import Range, TextDocumentContentChangePartial
 
-from codesaga.bench.live import PausePoint
+from codesaga.bench.records import PausePoint
 from codesaga.bench.script import advance, keystrokes, middle_typing
 from codesaga.cache import CompletionCache
 from codesaga.completion import Completer

@@ -26,7 +26,8 @@ from lsprotocol import types
 from rich.console import Console
 from rich.table import Table
 
-from codesaga.bench.live import STATS_COMMAND, BenchError, ServerArm, proc_peak_rss
+from codesaga.bench.live import BenchError, ServerArm, proc_peak_rss
+from codesaga.bench.replay import STATS_COMMAND
 from codesaga.bench.script import advance, keystrokes, middle_typing, summary
 
 __all__ = ["SyncRun", "measure_sync", "run_sync_bench", "sync_report"]
