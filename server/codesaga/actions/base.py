@@ -79,6 +79,14 @@ class OfferRequest:
         """The code at the selection (selected lines or the enclosing function), if any."""
         return code_target(self.doc, self.selection)
 
+    def offer_on_code(self, action: ActionId) -> list[Offer]:
+        """One offer of ``action`` titled ``title.<action>`` with :meth:`what` the code is,
+        when there is code at the selection and ``action`` is wanted; else none."""
+        target = self.target
+        if target is None or not self.wants(action):
+            return []
+        return [self.offer(say(f"title.{action}", self.lang, what=self.what(target)), action)]
+
     def what(self, target: Target) -> str:
         """How titles name ``target``: the selection, `name`, or this code."""
         if target.kind == "selection":

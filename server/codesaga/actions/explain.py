@@ -33,11 +33,7 @@ _SAFE_NAME = re.compile(r"[^\w.-]+")
 
 def offer(request: OfferRequest) -> list[Offer]:
     """ "Explain `name`" (or the selection) where there is code at the selection."""
-    target = request.target
-    if target is None or not request.wants("explain"):
-        return []
-    title = say("title.explain", request.lang, what=request.what(target))
-    return [request.offer(title, "explain")]
+    return request.offer_on_code("explain")
 
 
 def plan(doc: Document, data: ActionData, planner: Planner) -> Job:

@@ -18,11 +18,7 @@ __all__ = ["finish", "offer", "plan"]
 
 def offer(request: OfferRequest) -> list[Offer]:
     """ "Refactor `name`" (or the selection) where there is code at the selection."""
-    target = request.target
-    if target is None or not request.wants("refactor"):
-        return []
-    title = say("title.refactor", request.lang, what=request.what(target))
-    return [request.offer(title, "refactor")]
+    return request.offer_on_code("refactor")
 
 
 def plan(doc: Document, data: ActionData, planner: Planner) -> Job:

@@ -8,6 +8,7 @@
 * :mod:`codesaga.documents.encoding`: one line counted in an LSP position encoding (UTF-16
   code units, UTF-8 bytes, code points).
 * :mod:`codesaga.documents.errors`: the errors (all ``InvalidParams``).
+* :mod:`codesaga.documents.span`: :class:`TextSpan`, a span of text in str offsets.
 * :mod:`codesaga.documents.store`: :class:`DocumentStore`, the open documents, ``didChange``
   edits applied to the text and to the syntax tree, re-parses in the background.
 
@@ -17,6 +18,7 @@ Read texts from the store, never from pygls's ``ls.workspace`` (it keeps none:
 
 from codesaga.documents.encoding import ENCODINGS, UTF8, UTF16, UTF32
 from codesaga.documents.errors import DocumentError, PositionError, UnknownDocumentError
+from codesaga.documents.span import TextSpan
 from codesaga.documents.store import PARSE_IDLE_SECONDS, DocumentStore
 from codesaga.documents.text import Document
 
@@ -30,5 +32,6 @@ __all__ = [
     "DocumentError",
     "DocumentStore",
     "PositionError",
+    "TextSpan",
     "UnknownDocumentError",
 ]

@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from lsprotocol.types import TextDocumentContentChangeEvent, TextDocumentContentChangePartial
 from tree_sitter import Parser, Point, Tree
 
-from codesaga.documents.text import UTF16, Document, UnknownDocumentError, _encode
+from codesaga.documents.encoding import encode
+from codesaga.documents.text import UTF16, Document, UnknownDocumentError
 from codesaga.syntax.languages import new_parser
 
 __all__ = ["PARSE_IDLE_SECONDS", "DocumentStore"]
@@ -307,7 +308,7 @@ def _edit_tree(tree: Tree, document: Document, start: int, end: int, new_text: s
         blank -= 1
     start_byte = document.byte_at(start)
     old_end_byte = document.byte_at(end)
-    inserted = _encode(new_text)
+    inserted = encode(new_text)
     start_point = document._point(start, start_byte)
     old_end_point = document._point(end, old_end_byte)
     if blank == start:
@@ -317,7 +318,7 @@ def _edit_tree(tree: Tree, document: Document, start: int, end: int, new_text: s
     blank_byte = start_byte - (start - blank)
     blank_point = Point(start_point.row, start_point.column - (start - blank))
     _edit(tree, blank_byte, old_end_byte, blank_point, old_end_point, b"")
-    blanks = _encode(document.text[blank:start])
+    blanks = encode(document.text[blank:start])
     _edit(tree, blank_byte, blank_byte, blank_point, blank_point, blanks + inserted)
 
 

@@ -29,7 +29,6 @@ from codesaga.documents.encoding import (
     UTF8,
     UTF16,
     UTF32,
-    encode,
     index_of_units,
     units,
 )
@@ -49,7 +48,6 @@ __all__ = [
     "UnknownDocumentError",
 ]
 
-_encode = encode  # the store's name for it (its tree edits encode the inserted text)
 
 
 class Document:

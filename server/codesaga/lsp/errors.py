@@ -40,9 +40,11 @@ def _logged(exc: CodeSagaError) -> None:
     log.log(level, "%s: %s", type(exc).__name__, exc.message)
 
 
-def answers(handler: Callable[P, R]) -> Callable[P, R]:
-    """Wrap a request or command handler ``(ls, *args)``, sync or async: a CodeSagaError it
-    raises becomes the reply's JSON-RPC error (see :func:`rpc_error`)."""
+def _guarded(
+    handler: Callable[P, R], on_error: Callable[[Any, CodeSagaError], Any]
+) -> Callable[P, R]:
+    """``handler`` (sync or async, called as ``(ls, *args)``) with a CodeSagaError it raises
+    passed to ``on_error(ls, error)``, whose result (or exception) is the handler's."""
     if inspect.iscoroutinefunction(handler):
         coroutine = cast(Callable[..., Awaitable[Any]], handler)
 
@@ -51,8 +53,7 @@ def answers(handler: Callable[P, R]) -> Callable[P, R]:
             try:
                 return await coroutine(ls, *args)
             except CodeSagaError as exc:
-                _logged(exc)
-                raise rpc_error(ls, exc) from exc
+                return on_error(ls, exc)
 
         return cast(Callable[P, R], wrapped_async)
 
@@ -61,34 +62,27 @@ def answers(handler: Callable[P, R]) -> Callable[P, R]:
         try:
             return cast(Callable[..., Any], handler)(ls, *args)
         except CodeSagaError as exc:
-            _logged(exc)
-            raise rpc_error(ls, exc) from exc
+            return on_error(ls, exc)
 
     return cast(Callable[P, R], wrapped)
+
+
+def _reply_error(ls: CodeSagaServer, exc: CodeSagaError) -> None:
+    _logged(exc)
+    raise rpc_error(ls, exc) from exc
+
+
+def _show_error(ls: CodeSagaServer, exc: CodeSagaError) -> None:
+    ls.show(f"CodeSaga: {exc.text(ls.language)}", error=True)
+
+
+def answers(handler: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a request or command handler ``(ls, *args)``, sync or async: a CodeSagaError it
+    raises becomes the reply's JSON-RPC error (see :func:`rpc_error`)."""
+    return _guarded(handler, _reply_error)
 
 
 def notices(handler: Callable[P, R]) -> Callable[P, R]:
     """Wrap a notification handler ``(ls, params)``, sync or async: a CodeSagaError it raises
     is shown to the user (``window/showMessage``, as an error) and the handler returns None."""
-    if inspect.iscoroutinefunction(handler):
-        coroutine = cast(Callable[..., Awaitable[Any]], handler)
-
-        @functools.wraps(handler)
-        async def wrapped_async(ls: CodeSagaServer, *args: Any) -> Any:
-            try:
-                return await coroutine(ls, *args)
-            except CodeSagaError as exc:
-                ls.show(f"CodeSaga: {exc.text(ls.language)}", error=True)
-                return None
-
-        return cast(Callable[P, R], wrapped_async)
-
-    @functools.wraps(handler)
-    def wrapped(ls: CodeSagaServer, *args: Any) -> Any:
-        try:
-            return cast(Callable[..., Any], handler)(ls, *args)
-        except CodeSagaError as exc:
-            ls.show(f"CodeSaga: {exc.text(ls.language)}", error=True)
-            return None
-
-    return cast(Callable[P, R], wrapped)
+    return _guarded(handler, _show_error)
