@@ -99,6 +99,8 @@ class Scheduler:
         self._running: _Job | None = None
         self._numbers = itertools.count()
         self._closed = False
+        self.on_idle: Callable[[], object] | None = None
+        """Called on the event loop each time the model thread runs out of work."""
 
     async def run(
         self,
@@ -153,6 +155,8 @@ class Scheduler:
         self, loop: asyncio.AbstractEventLoop, job: _Job, done: asyncio.Future[Any]
     ) -> None:
         self._running = None
+        if not self._queued and self.on_idle is not None:
+            self.on_idle()
         if not job.result.done():
             if done.cancelled():
                 job.result.set_exception(Superseded())

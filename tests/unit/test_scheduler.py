@@ -124,3 +124,18 @@ async def test_cancelled_awaiting_task_sets_the_event_and_shutdown_skips_the_que
     with pytest.raises(Superseded):
         await skipped
     assert await running == "blocker"
+
+
+async def test_on_idle_runs_when_the_model_thread_runs_out_of_work() -> None:
+    s = Scheduler()
+    idle: list[int] = []
+    s.on_idle = lambda: idle.append(len(s._queued))
+    started, release, work = blocker()
+    first = asyncio.ensure_future(s.run(threading.Event(), work))  # type: ignore[arg-type]
+    await asyncio.to_thread(started.wait, 5)
+    second = asyncio.ensure_future(s.run(threading.Event(), lambda: "second"))
+    await asyncio.sleep(0.01)
+    release.set()
+    assert await first == "blocker" and await second == "second"
+    assert idle == [0]  # once, after the second job: not while work was still queued
+    s.shutdown()

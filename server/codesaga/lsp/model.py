@@ -9,6 +9,7 @@ keeps serving and a later settings change loads again.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from codesaga.completion import Completer
 from codesaga.engine import Engine
 from codesaga.errors import CodeSagaError
 from codesaga.loader import load_engine
+from codesaga.scheduler import Scheduler
 from codesaga.settings import Settings
 
 if TYPE_CHECKING:
@@ -102,6 +104,7 @@ class ModelService:
                 sessions=server.sessions,
             )
             self.use(engine, completer)
+            collect_after_model_work(server.scheduler)
             message = f"model ready ({engine.template.name} prompts)"
             opened = server.store.uris()
             if opened:  # documents opened while the model loaded: the last one is prefilled
@@ -144,3 +147,17 @@ class ModelService:
         """Close the completion cache (at shutdown)."""
         if self.cache is not None:
             self.cache.close()
+
+
+def collect_after_model_work(scheduler: Scheduler) -> None:
+    """Collect the cyclic garbage that model work leaves (a generation's flight and closures,
+    its request, llama-cpp-python's per-call objects) each time the model thread runs out of
+    work, instead of when Python's own schedule gets to it: the oldest generation is collected
+    only after a quarter as many new survivors as it holds, and until then the server held
+    tens of MiB more (``codesaga bench`` with Gemma 3 270M: peak RSS 534–567 MiB without,
+    about 507 with). What exists once the model is loaded lives as long as the server and is
+    frozen out of collections first (``gc.freeze``), so each collection costs about 0.3 ms
+    instead of 40."""
+    gc.collect()
+    gc.freeze()
+    scheduler.on_idle = gc.collect
