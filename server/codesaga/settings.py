@@ -9,7 +9,7 @@ Sources, highest priority first:
 4. the defaults below.
 
 Invalid values raise :class:`pydantic.ValidationError`; the server shows it to the user and keeps
-the last valid settings (see :func:`describe_error`).
+the last valid settings (see :func:`codesaga.validation.describe`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel, to_snake
 from pydantic_settings import (
     BaseSettings,
@@ -136,12 +136,3 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
-
-
-def describe_error(error: ValidationError) -> str:
-    """A one-line, user-facing summary of invalid settings, naming each key as the user wrote it."""
-    parts = []
-    for err in error.errors():
-        key = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{key}: {err['msg']}")
-    return "; ".join(parts)

@@ -1,4 +1,5 @@
-"""One-line, user-facing summaries of pydantic validation errors (chat params, prompt files)."""
+"""One-line, user-facing summaries of pydantic validation errors (settings, chat params,
+prompt files)."""
 
 from __future__ import annotations
 

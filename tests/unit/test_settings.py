@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from codesaga.settings import Settings, describe_error, merge
+from codesaga.settings import Settings, merge
+from codesaga.validation import describe
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +50,7 @@ def test_sources_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 def test_invalid_values_name_the_key() -> None:
     with pytest.raises(ValidationError) as exc:
         Settings(**{"maxTokens": -1, "backend": "gpt"})
-    text = describe_error(exc.value)
+    text = describe(exc.value)
     assert "maxTokens" in text and "backend" in text
 
 

@@ -27,8 +27,9 @@ from codesaga.lsp.model import ModelService
 from codesaga.lsp.protocol import CodeSagaProtocol
 from codesaga.scheduler import Scheduler
 from codesaga.sessions import Sessions
-from codesaga.settings import SECTION, Settings, describe_error, merge
+from codesaga.settings import SECTION, Settings, merge
 from codesaga.stats import Stats
+from codesaga.validation import describe
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class CodeSagaServer(LanguageServer):
         try:
             new = Settings(**merged)
         except ValidationError as exc:
-            self.show(f"CodeSaga: invalid settings ignored: {describe_error(exc)}", error=True)
+            self.show(f"CodeSaga: invalid settings ignored: {describe(exc)}", error=True)
             return False
         self.client_settings = merged
         old, self.settings = self.settings, new
