@@ -20,10 +20,7 @@ Language = Literal["en", "ko"]
 class ErrorCode(IntEnum):
     """JSON-RPC error codes the server answers with (JSON-RPC 2.0 and LSP 3.17)."""
 
-    PARSE_ERROR = -32700
-    INVALID_REQUEST = -32600
     INVALID_PARAMS = -32602
-    INTERNAL_ERROR = -32603
     REQUEST_CANCELLED = -32800
     REQUEST_FAILED = -32803
 

@@ -10,7 +10,6 @@ here is touched from the model thread except the cancel events, which are thread
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -114,6 +113,3 @@ class Sessions:
         :meth:`DocumentSession.forget_model_state`)."""
         for session in self._sessions.values():
             session.forget_model_state()
-
-    def __iter__(self) -> Iterator[DocumentSession]:
-        return iter(list(self._sessions.values()))

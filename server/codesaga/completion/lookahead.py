@@ -56,12 +56,8 @@ def keep_ahead(
         before, ctx = before[: len(before) - len(ctx.prefix)] + blank.prefix, blank
     elif not looks_ahead(ctx):
         return
-    flight = session.flight
-    if (
-        flight is not None
-        and before.startswith(flight.before)
-        and flight.suffix == generations.prompts.suffix_in_prompt(ctx)
-    ):
+    flight = generations.reusable(session, before, ctx)
+    if flight is not None:
         typed = before[len(flight.before) :]
         if flight.result.done():
             ahead = flight.ahead(typed, flight.raw)
@@ -75,7 +71,7 @@ def keep_ahead(
                 return
             if not flight.result.result().cancelled and len(before) <= flight.lookahead_from:
                 return  # it ended for good here: end of text, a stop string, its token bound
-        elif not flight.cancel.is_set() and not flight.diverged(typed, flight.raw):
+        elif not flight.diverged(typed, flight.raw):  # (reusable: not being stopped)
             flight.look_ahead(typed, ctx.cursor)
             return
     generations.stats.count("lookahead")
