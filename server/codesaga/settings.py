@@ -79,6 +79,24 @@ class Settings(BaseSettings):
         ge=0,
         description="CPU threads for llama.cpp; 0 = all cores.",
     )
+    repo_context_tokens: int = Field(
+        384,
+        ge=0,
+        le=8192,
+        description=(
+            "Model tokens of repository context (definitions of names near the cursor and "
+            "similar code from other files) put before the file's own text; 0 = none."
+        ),
+    )
+    rank_candidates: int = Field(
+        4,
+        ge=1,
+        le=8,
+        description=(
+            "Candidates ranked by the code after the cursor, for models without FIM tokens, "
+            "in invoked requests and suggestions prepared ahead; 1 = greedy only."
+        ),
+    )
     style_guide: str = Field(
         "", description="Markdown style guide for reviews; '' = the language's conventions."
     )
