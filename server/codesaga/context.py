@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from codesaga.documents import Document
 from codesaga.postprocess import CursorContext, Mode, decide_mode, detect_indent_unit
+from codesaga.prompts import RepoPrompt
 from codesaga.syntax.scopes import enclosing_scopes, import_spans
 
 SNAP_LINES = 16
@@ -30,17 +31,22 @@ class Budget:
     prefix: int
     suffix: int
     context: int
+    repo: int = 0
+    """Repository context: code from other files (see :class:`codesaga.prompts.RepoPrompt`)."""
 
     @classmethod
-    def for_window(cls, n_ctx: int, max_tokens: int, uses_suffix: bool) -> Budget:
-        """Split what the context window leaves after generation: 65/20/15 % with a suffix in
-        the prompt (FIM), 85/0/15 % without (prefix-only; the suffix still feeds
-        post-processing, bounded by the same 20 % share)."""
+    def for_window(cls, n_ctx: int, max_tokens: int, uses_suffix: bool, repo: int = 0) -> Budget:
+        """Split what the context window leaves after generation and ``repo`` tokens of
+        repository context (at most a third of it): 65/20/15 % with a suffix in the prompt
+        (FIM), 85/0/15 % without (prefix-only; the suffix still feeds post-processing,
+        bounded by the same 20 % share)."""
         total = max(64, n_ctx - max_tokens - RESERVED_TOKENS)
+        repo = min(repo, total // 3)
+        total -= repo
         context = total * 15 // 100
         suffix = total * 20 // 100
         prefix = total - context - (suffix if uses_suffix else 0)
-        return cls(prefix=prefix, suffix=suffix, context=context)
+        return cls(prefix=prefix, suffix=suffix, context=context, repo=repo)
 
 
 class LineTokens:
@@ -78,6 +84,8 @@ class CompletionContext:
     offset: int
     """Cursor position as a str index into the document."""
     window_start_line: int
+    repo: RepoPrompt = RepoPrompt()
+    """Code from other files of the repository (none until the prompt builder adds it)."""
 
     @property
     def binary(self) -> bool:

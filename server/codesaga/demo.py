@@ -53,6 +53,7 @@ class DemoClient(LanguageClient):
         self.ready = asyncio.Event()
         self.messages: list[str] = []
         self.load_failed: str | None = None
+        model_tokens: set[str] = set()  # the model load's progress (not the index's)
 
         @self.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
         def _create(params: types.WorkDoneProgressCreateParams) -> None:
@@ -68,7 +69,9 @@ class DemoClient(LanguageClient):
             )
             if echo:
                 print(f"  [progress] {kind}: {message}", flush=True)
-            if kind == "end":
+            if kind == "begin" and message.startswith("loading model"):
+                model_tokens.add(str(params.token))
+            if kind == "end" and str(params.token) in model_tokens:
                 if "failed" in message:
                     self.load_failed = message
                 self.ready.set()

@@ -183,6 +183,42 @@ def prompt_file(relative: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class RepoFile:
+    """Code from another file of the repository, as the prompt shows it: ``path`` relative to
+    the workspace root (POSIX separators), ``text`` without a final newline."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RepoPrompt:
+    """The repository context of one prompt: the other files' code (in a stable order: it
+    heads the prompt, where llama.cpp reuses the longest unchanged token prefix), the current
+    file's ``path`` and the repository's name, and the line-comment marker of the current
+    file's language for templates without a repository format."""
+
+    files: tuple[RepoFile, ...] = ()
+    path: str = ""
+    repo_name: str = ""
+    comment: str = "#"
+
+    def as_comments(self) -> str:
+        """The files as line comments, each headed by its path (``# Path: pkg/a.py``), the
+        current file's path last; "" without files."""
+        if not self.files:
+            return ""
+        c = self.comment
+        lines: list[str] = []
+        for file in self.files:
+            lines.append(f"{c} Path: {file.path}")
+            lines.extend(f"{c} {line}".rstrip() for line in file.text.splitlines())
+            lines.append(c)
+        lines.append(f"{c} Path: {self.path}")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
 class FimTemplate:
     """One FIM family's prompt format."""
 
@@ -198,10 +234,29 @@ class FimTemplate:
         """True when the suffix goes into the prompt (a real FIM family)."""
         return bool(self.tokens)
 
-    def render(self, *, prefix: str, suffix: str, context: str) -> str:
-        """The prompt text. ``context`` is the code kept from outside the prefix window."""
+    def render(
+        self,
+        *,
+        prefix: str,
+        suffix: str,
+        context: str,
+        repo: RepoPrompt | None = None,
+    ) -> str:
+        """The prompt text. ``context`` is the code kept from outside the prefix window;
+        ``repo`` the repository context (code from other files), which templates place first:
+        as ``files`` (``path``/``text`` items), ``path`` and ``repo_name`` in a family's own
+        repository format, else as ``repo``, the same files written as comments."""
+        repo = repo or RepoPrompt()
         try:
-            return _compile(self.source).render(prefix=prefix, suffix=suffix, context=context)
+            return _compile(self.source).render(
+                prefix=prefix,
+                suffix=suffix,
+                context=context,
+                files=repo.files,
+                path=repo.path,
+                repo_name=repo.repo_name,
+                repo=repo.as_comments(),
+            )
         except jinja2.TemplateError as exc:
             raise PromptError(f"template {self.name!r}: {exc}") from exc
 

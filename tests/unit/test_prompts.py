@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from codesaga.prompts import PREFIX_ONLY, PromptError, detect_family, fim_templates
+from codesaga.prompts import (
+    PREFIX_ONLY,
+    PromptError,
+    RepoFile,
+    RepoPrompt,
+    detect_family,
+    fim_templates,
+)
 
 
 def vocab(*tokens: str):  # noqa: ANN201 - a tiny fake of the model's tokenizer
@@ -57,3 +64,40 @@ def test_override_wins_and_unknown_override_fails() -> None:
     assert detect_family(vocab(*QWEN), "qwen2", "none").name == "none"
     with pytest.raises(PromptError):
         detect_family(vocab(), "llama", "gpt")
+
+
+REPO = RepoPrompt(
+    files=(RepoFile("pkg/b.py", "class Foo:\n    def __init__(self, n: int): ..."),),
+    path="pkg/a.py",
+    repo_name="shop",
+)
+
+
+def test_qwen_uses_its_repository_format() -> None:
+    rendered = fim_templates()["qwen"].render(prefix="pre", suffix="suf", context="C", repo=REPO)
+    assert rendered == (
+        "<|repo_name|>shop\n"
+        "<|file_sep|>pkg/b.py\nclass Foo:\n    def __init__(self, n: int): ...\n"
+        "<|file_sep|>pkg/a.py\n"
+        "<|fim_prefix|>Cpre<|fim_suffix|>suf<|fim_middle|>"
+    )
+
+
+@pytest.mark.parametrize("name", ["none", "codellama", "starcoder", "deepseek", "codegemma"])
+def test_other_families_get_the_repository_as_comments_first(name: str) -> None:
+    rendered = fim_templates()[name].render(prefix="pre", suffix="suf", context="C", repo=REPO)
+    comments = "# Path: pkg/b.py\n# class Foo:\n#     def __init__(self, n: int): ...\n#\n"
+    assert comments + "# Path: pkg/a.py\nCpre" in rendered
+    # the repository context comes before everything that changes while typing
+    assert rendered.index("# Path") < rendered.index("Cpre")
+
+
+def test_no_repository_context_renders_as_before() -> None:
+    for template in fim_templates().values():
+        empty = template.render(prefix="p", suffix="s", context="c", repo=RepoPrompt(path="x"))
+        assert empty == template.render(prefix="p", suffix="s", context="c")
+
+
+def test_comment_marker_follows_the_language() -> None:
+    slashes = RepoPrompt(files=(RepoFile("a.ts", "f(x)"),), path="b.ts", comment="//")
+    assert slashes.as_comments() == "// Path: a.ts\n// f(x)\n//\n// Path: b.ts\n"

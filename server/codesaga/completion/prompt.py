@@ -5,6 +5,8 @@ Token counts are model tokens; offsets are str indices (code points) into the do
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from codesaga.cache import cache_key
 from codesaga.context import (
     Budget,
@@ -17,14 +19,30 @@ from codesaga.documents import Document
 from codesaga.engine import Engine
 from codesaga.postprocess import max_tokens_for
 
+from .repo_context import RepoMemo, RepoSource
+
 
 class PromptBuilder:
     """Builds what a completion sends to ``engine``: the context within the token budget, the
-    FIM (or prefix-only) prompt, and the key of the answer in the exact cache."""
+    FIM (or prefix-only) prompt, and the key of the answer in the exact cache.
 
-    def __init__(self, engine: Engine, *, max_tokens: int, temperature: float) -> None:
+    ``repo`` gives the repository context, at most ``repo_tokens`` model tokens of it (none
+    without a source or with 0 tokens)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_tokens: int,
+        temperature: float,
+        repo: RepoSource | None = None,
+        repo_tokens: int = 0,
+    ) -> None:
         self.engine = engine
         self.line_tokens = LineTokens(engine.count_tokens)
+        self.repo = repo
+        self.repo_memo = RepoMemo()
+        self.repo_tokens = repo_tokens
         self.configure(max_tokens=max_tokens, temperature=temperature)
 
     def configure(self, *, max_tokens: int, temperature: float) -> None:
@@ -32,13 +50,34 @@ class PromptBuilder:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.budget = Budget.for_window(
-            self.engine.n_ctx, max_tokens, self.engine.template.uses_suffix
+            self.engine.n_ctx,
+            max_tokens,
+            self.engine.template.uses_suffix,
+            repo=self.repo_tokens if self.repo is not None else 0,
         )
 
+    def use_repo(self, repo: RepoSource | None, repo_tokens: int) -> None:
+        """Take at most ``repo_tokens`` of repository context from ``repo`` from now on (None
+        or 0: no repository context)."""
+        self.repo, self.repo_tokens = repo, repo_tokens
+        self.configure(max_tokens=self.max_tokens, temperature=self.temperature)
+
     def context_at(self, doc: Document, offset: int) -> CompletionContext:
-        """The completion context at str ``offset`` (raises PositionError outside the
-        document)."""
-        return build_completion_context(doc, offset, self.line_tokens, self.budget)
+        """The completion context at str ``offset``, with the repository context when there is
+        a source (raises PositionError outside the document)."""
+        ctx = build_completion_context(doc, offset, self.line_tokens, self.budget)
+        source = self.repo
+        if source is None or self.budget.repo <= 0:
+            return ctx
+        budget = self.budget.repo
+        repo = self.repo_memo.get(
+            source,
+            doc,
+            offset,
+            ctx.window_start_line,
+            lambda: source.repo_prompt(doc, offset, budget, self.engine.count_tokens),
+        )
+        return replace(ctx, repo=repo)
 
     def first_window(self, doc: Document) -> CompletionContext:
         """The context of a cursor at the end of ``doc``'s first prefix window (from its first
@@ -54,7 +93,9 @@ class PromptBuilder:
         """
         tpl = self.engine.template
         prefix = ctx.prefix[: len(ctx.prefix) - len(healed_whitespace(ctx))]
-        return tpl.render(prefix=prefix, suffix=self.suffix_in_prompt(ctx), context=ctx.context)
+        return tpl.render(
+            prefix=prefix, suffix=self.suffix_in_prompt(ctx), context=ctx.context, repo=ctx.repo
+        )
 
     def suffix_in_prompt(self, ctx: CompletionContext) -> str:
         """The code after the cursor as the prompt holds it ("" for prefix-only templates)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codesaga.lsp import actions, chat, completion, lifecycle, stats
+from codesaga.lsp import actions, chat, completion, lifecycle, stats, workspace
 from codesaga.lsp.server import CodeSagaServer
 
 
@@ -14,4 +14,5 @@ def create_server() -> CodeSagaServer:
     actions.register(server)
     chat.register(server)
     stats.register(server)
+    workspace.register(server)
     return server

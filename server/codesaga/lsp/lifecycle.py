@@ -9,6 +9,7 @@ from lsprotocol import types
 from codesaga.documents import DocumentError
 from codesaga.errors import InvalidParams
 from codesaga.lsp.server import CodeSagaServer
+from codesaga.lsp.workspace import open_workspace, start_indexing
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,13 @@ def register(server: CodeSagaServer) -> None:
         ls.store.encoding = getattr(encoding, "value", str(encoding))
         options = params.initialization_options
         ls.apply_settings(options if isinstance(options, dict) else {})
+        open_workspace(ls, params)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodeSagaServer, params: types.InitializedParams) -> None:
         await ls.pull_configuration()
         ls.model.ensure_loading()  # a request may have started it meanwhile
+        start_indexing(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -65,8 +68,12 @@ def register(server: CodeSagaServer) -> None:
     def did_close(ls: CodeSagaServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.store.close(params.text_document.uri)
         ls.sessions.close(params.text_document.uri)
+        if ls.model.completer is not None:
+            ls.model.completer.prompts.repo_memo.forget(params.text_document.uri)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CodeSagaServer, params: None) -> None:
         ls.scheduler.shutdown()
         ls.model.close()
+        if ls.workspace_index is not None:
+            ls.workspace_index.close()

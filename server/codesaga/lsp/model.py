@@ -104,6 +104,7 @@ class ModelService:
                 sessions=server.sessions,
             )
             self.use(engine, completer)
+            server.connect_repo()
             collect_after_model_work(server.scheduler)
             message = f"model ready ({engine.template.name} prompts)"
             opened = server.store.uris()

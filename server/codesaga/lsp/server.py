@@ -25,6 +25,7 @@ from codesaga.errors import Language
 from codesaga.lsp.errors import answers, notices
 from codesaga.lsp.model import ModelService
 from codesaga.lsp.protocol import CodeSagaProtocol
+from codesaga.repo.workspace import Workspace
 from codesaga.scheduler import Scheduler
 from codesaga.sessions import Sessions
 from codesaga.settings import SECTION, Settings, merge
@@ -59,6 +60,8 @@ class CodeSagaServer(LanguageServer):
         self.scheduler = Scheduler()
         self.stats = Stats()
         self.model = ModelService(self)
+        self.workspace_index: Workspace | None = None
+        """The folder the client opened, and its index (None without one)."""
 
     # ----- handlers ---------------------------------------------------------------------------
 
@@ -98,7 +101,18 @@ class CodeSagaServer(LanguageServer):
         old, self.settings = self.settings, new
         logging.getLogger("codesaga").setLevel(new.log_level.upper())
         self.model.settings_changed(old, new)
+        if old.repo_context_tokens != new.repo_context_tokens:
+            self.connect_repo()
         return True
+
+    def connect_repo(self) -> None:
+        """Give the completer the repository context the settings ask for (none with
+        ``repoContextTokens`` 0 or without a workspace)."""
+        completer = self.model.completer
+        if completer is None:
+            return
+        tokens = self.settings.repo_context_tokens
+        completer.prompts.use_repo(self.workspace_index if tokens > 0 else None, tokens)
 
     async def pull_configuration(self) -> None:
         """Ask the client for the ``codesaga`` section (needs ``workspace/configuration``)."""

@@ -54,4 +54,6 @@ def register(server: CodeSagaServer) -> None:
             return {"counts": dict(ls.stats.counts)}
         snapshot = ls.stats.snapshot()
         snapshot["memory"] = memory()
+        if ls.workspace_index is not None:
+            snapshot["index"] = ls.workspace_index.status()
         return snapshot
