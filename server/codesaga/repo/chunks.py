@@ -27,6 +27,7 @@ _WRAPPERS = frozenset(
         "variable_declaration", "template_declaration", "type_declaration",
     }
 )  # fmt: skip
+_DECLARATIONS = frozenset({"lexical_declaration", "variable_declaration", "type_declaration"})
 # tags kinds that hold other definitions (their chunk shows members' signatures only)
 _CONTAINER_KINDS = frozenset({"class", "interface", "module", "type", "implementation"})
 _FUNCTION_KINDS = frozenset({"function", "method"})
@@ -76,9 +77,9 @@ def _outer(node: Node) -> Node:
     ``const x =``), while the wrapper holds nothing else that is named."""
     current = node
     while (parent := current.parent) is not None and parent.type in _WRAPPERS:
-        if parent.type in ("lexical_declaration", "variable_declaration", "type_declaration"):
-            if sum(1 for c in parent.named_children if c.type != "comment") > 1:
-                break
+        declaration = parent.type in _DECLARATIONS
+        if declaration and sum(1 for c in parent.named_children if c.type != "comment") > 1:
+            break
         current = parent
     return current
 

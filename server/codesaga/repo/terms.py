@@ -30,7 +30,7 @@ STOP_WORDS = frozenset(
     match where ref move loop type func go defer chan map range select case switch int str
     bool float string char byte long short double unsigned signed auto do throw throws catch
     include define ifdef ifndef endif std args kwargs get set the of to a an
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _MIN_WORD = 2
 
