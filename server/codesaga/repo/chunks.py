@@ -261,9 +261,7 @@ def chunk_file(path: str, text: str) -> list[Chunk]:
             signatures[id(entry)] = _signature(entry.tag, entry.outer, source, grammar)
         for entry in every:
             start, end = entry.start_line, min(entry.end_line, max(len(lines) - 1, 0))
-            if entry.members and all(
-                start < m.start_line and m.end_line < end for m in entry.members
-            ):
+            if entry.members and all(start < m.start_line for m in entry.members):
                 body = _container_text(entry, lines, signatures)
             else:
                 body = _lines_text(lines, start, end)

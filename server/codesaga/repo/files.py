@@ -127,7 +127,7 @@ def workspace_files(root: Path, *, max_bytes: int = 1_000_000) -> Iterator[Path]
         )
         for name in sorted(filenames):
             path = here / name
-            if path.is_symlink() or ignores.ignored(prefix + name, is_dir=False):
+            if name == ".git" or path.is_symlink() or ignores.ignored(prefix + name, False):
                 continue
             if _readable(path, max_bytes):
                 yield path
