@@ -38,6 +38,10 @@ BATCH_FILES = 50
 _SCHEMA_VERSION = 1
 _MAX_QUERY_TERMS = 32
 _NAME_WEIGHT = 4.0
+# search(): terms in more than this share of the chunks (and more than _COMMON_MIN chunks)
+# are left out of the query: they barely change the ranking and cost the most to score
+_COMMON_SHARE = 0.1
+_COMMON_MIN = 50
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL,
                                   size INTEGER NOT NULL);
@@ -97,7 +101,10 @@ def match_expression(query: str) -> str:
     """The FTS5 MATCH expression for free text ``query``: its distinct terms
     (:func:`codesaga.repo.terms.terms`, at most 32) quoted and joined by OR; ``""`` when it
     has none. The terms are plain words, so no user text reaches the FTS5 syntax."""
-    words = terms(query)[:_MAX_QUERY_TERMS]
+    return _or(terms(query)[:_MAX_QUERY_TERMS])
+
+
+def _or(words: list[str]) -> str:
     return " OR ".join(f'"{word}"' for word in words)
 
 
@@ -167,6 +174,10 @@ class RepoIndex:
             db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
+            db.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab"
+                " USING fts5vocab(main, chunks_fts, 'row')"
+            )
             self._local.db = db
             with self._connections_lock:
                 self._connections.append(db)
@@ -322,8 +333,8 @@ class RepoIndex:
         (workspace-relative) left out. The query's identifiers are split into words, stop
         words dropped, the rest OR-ed (:func:`match_expression`). ``[]`` for a query with no
         terms; never raises for odd text."""
-        expression = match_expression(query)
-        if not expression or limit <= 0:
+        words = terms(query)[:_MAX_QUERY_TERMS]
+        if not words or limit <= 0:
             return []
         sql = (
             f"SELECT {_CHUNK_COLUMNS} FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
@@ -331,11 +342,31 @@ class RepoIndex:
             f" ORDER BY bm25(chunks_fts, {_NAME_WEIGHT}, 1.0) LIMIT ?"
         )
         try:
-            rows = self._db().execute(sql, (expression, exclude_path or "", limit)).fetchall()
+            db = self._db()
+            expression = _or(self._selective(db, words))
+            if not expression:
+                return []
+            rows = db.execute(sql, (expression, exclude_path or "", limit)).fetchall()
         except sqlite3.Error as error:  # e.g. locked for longer than the timeout
             log.warning("repo search failed: %s", error)
             return []
         return [_row_chunk(row) for row in rows]
+
+    def _selective(self, db: sqlite3.Connection, words: list[str]) -> list[str]:
+        """``words`` that occur in the index, without those in over 10% of the chunks
+        (the rarest one is kept if all are that common)."""
+        marks = ",".join("?" * len(words))
+        counts: dict[str, int] = dict(
+            db.execute(
+                f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", words
+            ).fetchall()
+        )
+        present = [word for word in words if word in counts]
+        if not present:
+            return []
+        total = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        common = max(_COMMON_MIN, total * _COMMON_SHARE)
+        return [w for w in present if counts[w] <= common] or [min(present, key=counts.__getitem__)]
 
     def definitions(self, name: str, *, limit: int = 4) -> list[Chunk]:
         """Up to ``limit`` chunks that define ``name`` exactly (case-sensitive): classes and
