@@ -99,7 +99,13 @@ class _Buffer:
 def _buffer(path: str, text: str) -> _Buffer:
     """An open buffer's chunks and their term sets (memoized per text)."""
     chunks = tuple(chunk_file(path, text))
-    return _Buffer(chunks, tuple(frozenset(terms(c.text)) for c in chunks))
+    return _Buffer(chunks, tuple(_term_set(c.text) for c in chunks))
+
+
+@functools.lru_cache(maxsize=2048)
+def _term_set(text: str) -> frozenset[str]:
+    """The distinct terms of a chunk's text (memoized: the same chunks come back)."""
+    return frozenset(terms(text))
 
 
 def _strip_noise(code: str, grammar: str | None) -> str:
@@ -221,7 +227,7 @@ def _similar(
     if index is not None:
         for chunk in index.search(query, limit=_SEARCH_LIMIT, exclude_path=path):
             if chunk.path not in buffers:
-                have = frozenset(terms(chunk.text))
+                have = _term_set(chunk.text)
                 scored.append((len(wanted & have) / len(wanted | have), chunk))
     for buffer in buffers.values():
         for chunk, have in zip(buffer.chunks, buffer.terms, strict=True):

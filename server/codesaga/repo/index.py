@@ -42,6 +42,7 @@ _NAME_WEIGHT = 4.0
 # are left out of the query: they barely change the ranking and cost the most to score
 _COMMON_SHARE = 0.1
 _COMMON_MIN = 50
+_SEARCH_TERMS = 12
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL,
                                   size INTEGER NOT NULL);
@@ -91,6 +92,17 @@ def _make_private_dirs(directory: Path) -> None:
     for path in reversed(missing):
         path.mkdir(mode=0o700, exist_ok=True)
         os.chmod(path, 0o700)
+
+
+# a file ready to store, prepared outside the write lock: (sha256, size in bytes, chunks with
+# their name and body terms)
+_Prepared = tuple[str, int, list[tuple[Chunk, str, str]]]
+
+
+def _prepare(relative: str, data: bytes, digest: str | None = None) -> _Prepared:
+    chunks = chunk_file(relative, data.decode("utf-8", "replace"))
+    rows = [(c, terms_text([c.name]), terms_text([c.text])) for c in chunks]
+    return digest or hashlib.sha256(data).hexdigest(), len(data), rows
 
 
 def _row_chunk(row: tuple[str, int, int, str, str, str, str]) -> Chunk:
@@ -209,11 +221,12 @@ class RepoIndex:
         db.execute("DELETE FROM files WHERE path = ?", (relative,))
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, relative: str, text: str, digest: str, size: int) -> None:
+    def _insert(db: sqlite3.Connection, relative: str, entry: _Prepared) -> None:
+        digest, size, rows = entry
         db.execute(
             "INSERT INTO files(path, sha256, size) VALUES (?, ?, ?)", (relative, digest, size)
         )
-        for chunk in chunk_file(relative, text):
+        for chunk, name_terms, body_terms in rows:
             cursor = db.execute(
                 "INSERT INTO chunks(path, start_line, end_line, kind, name, signature, text)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -222,15 +235,14 @@ class RepoIndex:
             )  # fmt: skip
             db.execute(
                 "INSERT INTO chunks_fts(rowid, name, body) VALUES (?, ?, ?)",
-                (cursor.lastrowid, terms_text([chunk.name]), terms_text([chunk.text])),
+                (cursor.lastrowid, name_terms, body_terms),
             )
 
-    def _write(self, relative: str, data: bytes | None) -> None:
+    def _write(self, relative: str, entry: _Prepared | None) -> None:
         db = self._db()
         self._delete(db, relative)
-        if data is not None:
-            text = data.decode("utf-8", "replace")
-            self._insert(db, relative, text, hashlib.sha256(data).hexdigest(), len(data))
+        if entry is not None:
+            self._insert(db, relative, entry)
 
     def refresh(
         self,
@@ -251,14 +263,14 @@ class RepoIndex:
         seen: set[str] = set()
         indexed = 0
         cancelled = False
-        pending: list[tuple[str, bytes]] = []
+        pending: list[tuple[str, _Prepared]] = []
 
         def flush() -> None:
             if not pending:
                 return
             with self._write_lock, db:
-                for relative, data in pending:
-                    self._write(relative, data)
+                for relative, entry in pending:
+                    self._write(relative, entry)
             pending.clear()
 
         for done, path in enumerate(paths, 1):
@@ -271,8 +283,9 @@ class RepoIndex:
                 data = path.read_bytes()
             except OSError:
                 continue
-            if known.get(relative) != hashlib.sha256(data).hexdigest():
-                pending.append((relative, data))
+            digest = hashlib.sha256(data).hexdigest()
+            if known.get(relative) != digest:
+                pending.append((relative, _prepare(relative, data, digest)))
                 indexed += 1
             if len(pending) >= BATCH_FILES:
                 flush()
@@ -287,6 +300,9 @@ class RepoIndex:
                     for relative in vanished[start : start + BATCH_FILES]:
                         self._delete(db, relative)
             removed = len(vanished)
+        if indexed or removed:
+            with self._write_lock, contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fails if a reader holds it
         chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         report = IndexReport(
             files=len(paths),
@@ -318,12 +334,14 @@ class RepoIndex:
         if data is not None and full.exists() and not is_indexable(self.root, full):
             data = None
         db = self._db()
+        entry = None
+        if data is not None:
+            row = db.execute("SELECT sha256 FROM files WHERE path = ?", (relative,)).fetchone()
+            if row is not None and row[0] == hashlib.sha256(data).hexdigest():
+                return
+            entry = _prepare(relative, data)
         with self._write_lock, db:
-            if data is not None:
-                row = db.execute("SELECT sha256 FROM files WHERE path = ?", (relative,)).fetchone()
-                if row is not None and row[0] == hashlib.sha256(data).hexdigest():
-                    return
-            self._write(relative, data)
+            self._write(relative, entry)
 
     # ----- reading ---------------------------------------------------------------------
 
@@ -331,8 +349,10 @@ class RepoIndex:
         """Up to ``limit`` chunks best matching free text ``query`` by BM25 (best first; a
         chunk's name weighs 4 times its text), the chunks of ``exclude_path``
         (workspace-relative) left out. The query's identifiers are split into words, stop
-        words dropped, the rest OR-ed (:func:`match_expression`). ``[]`` for a query with no
-        terms; never raises for odd text."""
+        words dropped; of the terms the index holds, those in over 10% of the chunks are
+        dropped too (they cost the most to score and rank nothing), and the 12 rarest left
+        are OR-ed. ``[]`` for a query with no such terms; never raises for odd text
+        (an SQLite error, e.g. a lock held too long, is logged and gives ``[]``)."""
         words = terms(query)[:_MAX_QUERY_TERMS]
         if not words or limit <= 0:
             return []
@@ -354,7 +374,7 @@ class RepoIndex:
 
     def _selective(self, db: sqlite3.Connection, words: list[str]) -> list[str]:
         """``words`` that occur in the index, without those in over 10% of the chunks
-        (the rarest one is kept if all are that common)."""
+        (the rarest one is kept if all are that common), at most the 12 rarest."""
         marks = ",".join("?" * len(words))
         counts: dict[str, int] = dict(
             db.execute(
@@ -366,7 +386,11 @@ class RepoIndex:
             return []
         total = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         common = max(_COMMON_MIN, total * _COMMON_SHARE)
-        return [w for w in present if counts[w] <= common] or [min(present, key=counts.__getitem__)]
+        kept = [w for w in present if counts[w] <= common]
+        if not kept:
+            return [min(present, key=counts.__getitem__)]
+        rarest = set(sorted(kept, key=counts.__getitem__)[:_SEARCH_TERMS])
+        return [w for w in kept if w in rarest]
 
     def definitions(self, name: str, *, limit: int = 4) -> list[Chunk]:
         """Up to ``limit`` chunks that define ``name`` exactly (case-sensitive): classes and
