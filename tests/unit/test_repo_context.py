@@ -231,3 +231,32 @@ def test_a_thousand_file_workspace(tmp_path: Path) -> None:
         print(f"second refresh: {again.seconds:.2f} s")
     finally:
         index.close()
+
+
+def test_typescript_import_picks_the_imported_file(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    for folder in ("a", "b"):
+        write(
+            root, f"src/{folder}/format.ts", f"export function format(x: {folder.upper()}) {{}}\n"
+        )
+    write(root, "src/a/util.py", "from ..b import helpers\n")
+    write(root, "src/b/helpers.py", "def slugify(text):\n    return text\n")
+    index = RepoIndex.open(root, tmp_path / "cache")
+    try:
+        index.refresh()
+        ts = "import { format as fmt } from '../b/format';\nfmt(|)"
+        found = repo_snippets(
+            index, "src/main/app.ts", ts, ts.index("|"), open_buffers={}, budget=400,
+            count_tokens=tokens, grammar="typescript",
+        )  # fmt: skip
+        assert [(s.kind, s.path) for s in found if s.kind == "definition"] == [
+            ("definition", "src/b/format.ts")
+        ]
+        py = "from ..b import helpers\n\nhelpers.slugify(|)"
+        found = repo_snippets(
+            index, "src/a/util.py", py, py.index("|"), open_buffers={}, budget=400,
+            count_tokens=tokens, grammar="python",
+        )  # fmt: skip
+        assert [s.text for s in found if s.kind == "definition"] == ["def slugify(text):"]
+    finally:
+        index.close()

@@ -165,3 +165,10 @@ def test_cancel_keeps_what_was_done(index: RepoIndex, workspace: Path) -> None:
     cancel.set()
     report = index.refresh(cancel=cancel)
     assert report.cancelled and report.indexed == 0 and report.removed == 0
+
+
+def test_update_drops_an_ignored_file(index: RepoIndex, workspace: Path) -> None:
+    write(workspace, ".gitignore", "scratch/\n")
+    path = write(workspace, "scratch/tmp.py", "def scratch_only():\n    pass\n")
+    index.update(path, path.read_text(encoding="utf-8"))
+    assert index.definitions("scratch_only") == []
