@@ -35,6 +35,7 @@ from codesaga.engine import ChatMessage, Generation, GenerationRequest
 from codesaga.lsp.action_data import WireAction, encode
 from codesaga.lsp.review import diagnostic_fix, findings_to_diagnostics, problem_of
 from codesaga.lsp.spans import span_of
+from codesaga.prompts import RepoFile
 from codesaga.scheduler import Scheduler
 from codesaga.settings import Settings
 from codesaga.stats import Stats
@@ -544,6 +545,7 @@ class FakeServer:
         self.locale = "en"
         self.scheduler = Scheduler()
         self.stats = Stats()
+        self.workspace_index = None
         self.engine_ = engine or ChatEngine()
         self.shown: list[str] = []
 
@@ -622,3 +624,22 @@ def test_parse_problem_only_counts_new_errors() -> None:
     assert parse_problem(broken, start, start + 5, "x = (") is not None
     clean = open_doc("x = 1\n", "file:///w/c.py")
     assert parse_problem(clean, 0, 5, "x = (") == "line 1"
+
+
+@pytest.mark.parametrize("action", ["explain", "fix"])
+def test_explain_and_fix_see_the_definitions_the_code_uses(action: str) -> None:
+    doc = open_doc()
+    asked: list[tuple[int, int]] = []
+
+    def definitions(d: Document, start: int, end: int) -> tuple[RepoFile, ...]:
+        asked.append((start, end))
+        return (RepoFile("shop/prices.py", "def unit_price(sku: str) -> Decimal"),)
+
+    data = ActionData(doc.uri, doc.version, action, at(6, 10))  # type: ignore[arg-type]
+    planner = Planner("en", lambda t: len(t) // 4 + 1, 2048, definitions=definitions)
+    job = plan(doc, data, planner)
+    assert asked and asked[0][0] <= doc.offset_at(Position(6, 10)) <= asked[0][1]
+    assert "shop/prices.py:\ndef unit_price(sku: str) -> Decimal" in job.question
+    # without a workspace the prompt is as before
+    plain = plan(doc, data, Planner("en", lambda t: len(t) // 4 + 1, 2048))
+    assert "shop/prices.py" not in plain.question

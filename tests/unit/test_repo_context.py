@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codesaga.repo.context import Snippet, repo_snippets
+from codesaga.repo.context import Snippet, definitions_in, repo_snippets
 from codesaga.repo.index import RepoIndex
 
 FOO = '''class Foo:
@@ -260,3 +260,50 @@ def test_typescript_import_picks_the_imported_file(tmp_path: Path) -> None:
         assert [s.text for s in found if s.kind == "definition"] == ["def slugify(text):"]
     finally:
         index.close()
+
+
+def test_definitions_in_a_span_for_code_actions(index: RepoIndex) -> None:
+    text = (
+        "from .b import Foo\n"
+        "from .pricing import compute_discount\n\n"
+        "def total(items):\n"
+        "    foo = Foo(3)\n"
+        "    return compute_discount(foo.size, 0.1)\n"
+        "\n"
+        "def later():\n"
+        "    return unrelated_helper('x')\n"
+    )
+    start = text.index("def total")
+    end = text.index("\n\ndef later")
+    found = definitions_in(
+        index,
+        "pkg/a.py",
+        text,
+        start,
+        end,
+        open_buffers={},
+        budget=500,
+        count_tokens=tokens,
+        grammar="python",
+    )
+    joined = "\n".join(s.text for s in found)
+    assert all(s.kind == "definition" for s in found)
+    assert (
+        "def __init__(self, size: int" in joined and "def compute_discount(price, rate)" in joined
+    )
+    assert "secret_body_marker" not in joined  # signatures, not bodies
+    assert "unrelated_helper" not in joined  # outside the span
+    assert (
+        definitions_in(
+            index,
+            "pkg/a.py",
+            text,
+            start,
+            end,
+            open_buffers={},
+            budget=0,
+            count_tokens=tokens,
+            grammar="python",
+        )
+        == []
+    )

@@ -50,6 +50,7 @@ def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
         "code": dedented(target.text),
         "calls": _calls(doc, target),
         "imports": [span.header for span in imports[:MAX_IMPORTS]],
+        "definitions": planner.definitions_for(doc, target.start, target.end),
     }
     messages = build_messages("explain", planner.lang, variables)
     return Job.fitted("explain", planner, messages, target, should_stop=repetitive)

@@ -54,6 +54,7 @@ def plan(doc: Document, data: ActionData, planner: Planner) -> Job:
         "diagnostic_code": problem.code if problem is not None else "",
         "diagnostic_source": problem.source if problem is not None else "",
         "scope": _scope_header(doc, target),
+        "definitions": planner.definitions_for(doc, target.start, target.end),
         "line": line - target.first_line + 1,
         "line_text": doc.line_text(line).strip(),
         "before": _lines(doc, before_first, target.first_line - 1),

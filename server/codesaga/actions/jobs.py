@@ -16,7 +16,7 @@ from codesaga.actions.messages import Lang, action_title, say
 from codesaga.docstrings import DocTarget
 from codesaga.documents import Document
 from codesaga.engine import ChatMessage
-from codesaga.prompts import PromptError, prompt_file, render
+from codesaga.prompts import PromptError, RepoFile, prompt_file, render
 from codesaga.targets import Target, indent_code
 
 __all__ = [
@@ -62,6 +62,15 @@ class Planner:
     count_tokens: Callable[[str], int]
     n_ctx: int
     style_guide: str = ""
+    definitions: Callable[[Document, int, int], tuple[RepoFile, ...]] | None = None
+    """Signatures, from other files of the repository, of what str offsets ``start..end``
+    of a document use (None: no repository context)."""
+
+    def definitions_for(self, doc: Document, start: int, end: int) -> list[dict[str, str]]:
+        """The ``definitions`` prompt variable: ``{"path", "text"}`` items, or ``[]``."""
+        if self.definitions is None:
+            return []
+        return [{"path": f.path, "text": f.text} for f in self.definitions(doc, start, end)]
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +25,8 @@ from codesaga.answers import Finding
 from codesaga.documents import Document
 from codesaga.engine import Engine, GenerationRequest
 from codesaga.errors import CodeSagaError, Superseded
+from codesaga.prompts import RepoFile
+from codesaga.repo.workspace import Workspace
 from codesaga.scheduler import Scheduler
 from codesaga.settings import Settings
 from codesaga.stats import Stats
@@ -54,6 +57,7 @@ class ActionHost(Protocol):
     locale: str | None
     scheduler: Scheduler
     stats: Stats
+    workspace_index: Workspace | None
 
     def document(self, uri: str, *, parsed: bool = True) -> Document:
         """The open document (UnknownDocumentError when it is not open)."""
@@ -97,6 +101,19 @@ def stale_message(
     )
 
 
+def _definitions(
+    workspace: Workspace | None, settings: Settings, engine: Engine
+) -> Callable[[Document, int, int], tuple[RepoFile, ...]] | None:
+    """What a Planner asks for the definitions a target uses (None without repository
+    context)."""
+    budget = settings.repo_context_tokens
+    if workspace is None or budget <= 0:
+        return None
+    return lambda doc, start, end: workspace.definitions(
+        doc, start, end, budget, engine.count_tokens
+    )
+
+
 async def model_answer(
     host: ActionHost,
     doc: Document,
@@ -115,7 +132,13 @@ async def model_answer(
     engine = await host.ready_engine()
     settings = host.settings
     cancel = threading.Event()
-    planner = Planner(lang, engine.count_tokens, engine.n_ctx, settings.style_guide)
+    planner = Planner(
+        lang,
+        engine.count_tokens,
+        engine.n_ctx,
+        settings.style_guide,
+        definitions=_definitions(host.workspace_index, settings, engine),
+    )
 
     def work() -> tuple[Job, Any]:
         job = plan(doc, data, planner)

@@ -20,7 +20,7 @@ from codesaga.repo.imports import Imported, file_imports, path_matches
 from codesaga.repo.index import RepoIndex
 from codesaga.repo.terms import STOP_WORDS, terms
 
-__all__ = ["Snippet", "repo_snippets"]
+__all__ = ["Snippet", "definitions_in", "repo_snippets"]
 
 _AROUND_LINES = 3  # lines around the cursor whose names are looked up
 _SIMILAR_LINES = 10  # lines before the cursor that similar chunks are matched against
@@ -258,6 +258,58 @@ def _fit(text: str, room: int, count_tokens: Callable[[str], int]) -> str:
     return "\n".join(lines[:low]).rstrip()
 
 
+def _definitions(names: list[_Name], facts: _Facts, lookup: _Lookup) -> list[Chunk]:
+    """The definitions of ``names`` (in order), at most about :data:`_MAX_NAMES`."""
+    definitions: list[Chunk] = []
+    for name in names[: _MAX_NAMES * 3]:
+        for chunk in _resolve(name, facts, lookup):
+            if chunk not in definitions:
+                definitions.append(chunk)
+        if len(definitions) >= _MAX_NAMES:
+            break
+    return definitions
+
+
+def definitions_in(
+    index: RepoIndex | None,
+    path: str,
+    text: str,
+    start: int,
+    end: int,
+    *,
+    open_buffers: Mapping[str, str],
+    budget: int,
+    count_tokens: Callable[[str], int],
+    grammar: str | None,
+) -> list[Snippet]:
+    """Definitions, in other files, of the names used in str offsets ``start..end`` of
+    ``text`` (code a code action works on): resolved and written as :func:`repo_snippets`
+    does its first part, names in the order they appear, ``budget`` model tokens at most,
+    sorted by path then start line. ``[]`` when nothing applies."""
+    if budget <= 0 or (index is None and not open_buffers):
+        return []
+    buffers = {p: _buffer(p, t) for p, t in open_buffers.items() if p != path}
+    facts = _file_facts(path, text, grammar)
+    first = text.count("\n", 0, start)
+    lines = text.split("\n")
+    last = min(text.count("\n", 0, max(start, end)), len(lines) - 1)
+    names: dict[tuple[str, ...], _Name] = {}
+    for row in range(first, last + 1):
+        for name in _names_near([lines[row]], 0, grammar):
+            if name.parts not in names or (name.called and not names[name.parts].called):
+                names[name.parts] = name
+    chosen: list[Snippet] = []
+    room = budget
+    for chunk in _definitions(list(names.values()), facts, _Lookup(index, path, buffers)):
+        snippet_text = _definition_text(chunk)
+        cost = count_tokens(snippet_text)
+        if snippet_text.strip() and cost <= room:
+            chosen.append(Snippet(chunk.path, snippet_text, "definition", chunk.start_line))
+            room -= cost
+    chosen.sort(key=lambda s: (s.path, s.start_line, s.text))
+    return chosen
+
+
 def repo_snippets(
     index: RepoIndex | None,
     path: str,
@@ -296,13 +348,7 @@ def repo_snippets(
     row, lines = _line_bounds(text, offset)
     lookup = _Lookup(index, path, buffers)
 
-    definitions: list[Chunk] = []
-    for name in _names_near(lines, row, grammar)[: _MAX_NAMES * 3]:
-        for chunk in _resolve(name, facts, lookup):
-            if chunk not in definitions:
-                definitions.append(chunk)
-        if len(definitions) >= _MAX_NAMES:
-            break
+    definitions = _definitions(_names_near(lines, row, grammar), facts, lookup)
 
     before = lines[max(0, row - _SIMILAR_LINES) : row]
     cursor_line = lines[row] if row < len(lines) else ""

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from codesaga.repo.context import Snippet, repo_snippets
-from codesaga.repo.index import RepoIndex
-
 from codesaga.documents import Document
 from codesaga.prompts import RepoFile, RepoPrompt
+from codesaga.repo.context import Snippet, definitions_in, repo_snippets
+from codesaga.repo.index import RepoIndex
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +194,7 @@ class Workspace:
         the cursor and similar code, from the index and the other open documents, within
         ``budget`` model tokens (see :func:`codesaga.repo.context.repo_snippets`)."""
         path = self.relative(doc.uri) or doc.uri.rsplit("/", 1)[-1]
-        buffers = {
-            (self.relative(other.uri) or other.uri): other.text
-            for other in self._documents()
-            if other.uri != doc.uri
-        }
+        buffers = self._buffers(doc)
         try:
             snippets = repo_snippets(
                 self._index,
@@ -221,6 +216,37 @@ class Workspace:
             repo_name=self.root.name,
             comment=comment_marker(doc.grammar),
         )
+
+    def definitions(
+        self, doc: Document, start: int, end: int, budget: int, count_tokens: Callable[[str], int]
+    ) -> tuple[RepoFile, ...]:
+        """Signatures of what str offsets ``start..end`` of ``doc`` use from other files, at
+        most ``budget`` model tokens (see :func:`codesaga.repo.context.definitions_in`); for
+        code actions."""
+        try:
+            snippets = definitions_in(
+                self._index,
+                self.relative(doc.uri) or doc.uri.rsplit("/", 1)[-1],
+                doc.text,
+                start,
+                end,
+                open_buffers=self._buffers(doc),
+                budget=budget,
+                count_tokens=count_tokens,
+                grammar=doc.grammar,
+            )
+        except Exception as exc:  # the context is a bonus: never fail an action for it
+            log.warning("repository definitions failed: %s", type(exc).__name__)
+            return ()
+        return prompt_files(snippets)
+
+    def _buffers(self, doc: Document) -> dict[str, str]:
+        """The other open documents' text by workspace-relative path."""
+        return {
+            (self.relative(other.uri) or other.uri): other.text
+            for other in self._documents()
+            if other.uri != doc.uri
+        }
 
     def status(self) -> dict[str, Any]:
         """Metadata for ``codesaga.stats``: ``state`` and the last refresh's figures."""
