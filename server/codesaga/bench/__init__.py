@@ -165,6 +165,8 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
     paths = list(options.files) or default_files()
     plans = plan_files(paths, options.max_chars, options.start_fraction)
     big_file = big_python_file(_overhead_source(paths), OVERHEAD_LINES)
+    # the typed files' folder is the workspace: the server indexes it for repository context
+    root = Path(os.path.commonpath([p.resolve().parent for p in paths]))
     interval_s = options.interval_ms / 1000.0
     keys_planned = sum(plan.keys for plan in plans)
     phases = _Phases()
@@ -202,7 +204,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
                 raw.extend(await asyncio.to_thread(local.run_raw_decode, engine, [request]))
                 progress.update(engine_task, description="raw decode", completed=len(raw))
 
-            server = asyncio.run(_server_arm(arm, plans, progress, task, raw_decode))
+            server = asyncio.run(_server_arm(arm, plans, progress, task, raw_decode, root))
             phases.mark("server")
             progress.update(task, description="server arm")
             progress.reset(engine_task, total=len(server.pauses), description="naive arm")
@@ -222,6 +224,8 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
                 max_tokens=settings.max_tokens,
                 temperature=settings.temperature,
                 on_key=lambda: progress.advance(over_task),
+                workspace_root=root,
+                repo_tokens=settings.repo_context_tokens,
             )
             phases.mark("overhead")
         finally:
@@ -351,9 +355,10 @@ async def _server_arm(
     progress: Progress,
     task: Any,
     after_replay: Callable[[int], Awaitable[None]],
+    root: Path | None,
 ) -> ServerRun:
     try:
-        await arm.start()
+        await arm.start(root=root)
         progress.update(task, description="server arm: typing")
         for plan in plans:
             await arm.type_file(plan, f"file:///codesaga-bench/{plan.name}")

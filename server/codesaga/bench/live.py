@@ -76,9 +76,10 @@ class ServerArm:
         self.run = ServerRun()
         self._stderr_task: asyncio.Task[None] | None = None
 
-    async def start(self, *, model: bool = True) -> None:
-        """Start the server, initialize, wait for the model load to end. Raises BenchError on
-        failure; with ``model`` False a model that failed to load is no failure."""
+    async def start(self, *, model: bool = True, root: Path | None = None) -> None:
+        """Start the server, initialize (with ``root`` as the workspace folder: the server
+        indexes it), wait for the model load to end. Raises BenchError on failure; with
+        ``model`` False a model that failed to load is no failure."""
         started = time.perf_counter()
         client = self.client
         await client.start_io(sys.executable, "-m", "codesaga", "serve", env=self.env)
@@ -87,7 +88,10 @@ class ServerArm:
             self._stderr_task = asyncio.ensure_future(self._drain(server.stderr))
         await client.initialize_async(
             types.InitializeParams(
-                capabilities=client_capabilities(), initialization_options={}, locale="en"
+                capabilities=client_capabilities(),
+                initialization_options={},
+                locale="en",
+                root_uri=root.resolve().as_uri() if root is not None else None,
             )
         )
         client.initialized(types.InitializedParams())

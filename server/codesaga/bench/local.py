@@ -37,6 +37,7 @@ from codesaga.engine import Engine, Generation, GenerationRequest
 from codesaga.engine.llama import SAMPLING, LlamaEngine
 from codesaga.postprocess import Mode, postprocess
 from codesaga.prompts import FimTemplate
+from codesaga.repo.workspace import Workspace
 from codesaga.scheduler import Scheduler
 
 STAGES = ("change", "context", "prompt", "type_through", "cache", "postprocess")
@@ -213,16 +214,26 @@ def measure_overhead(
     max_tokens: int,
     temperature: float,
     on_key: Callable[[], None] = lambda: None,
+    workspace_root: Path | None = None,
+    repo_tokens: int = 0,
 ) -> Overhead:
     """Type ``keys`` keys into the middle of ``text`` (a Python file) and time each stage of
     every keystroke outside the engine, then ``Completer.complete`` end to end with
     :class:`InstantEngine` (type-through and the generation in flight forgotten before each
     call, so every key takes the model path). The preset model answer is the rest of the real
-    line and the next line.
+    line and the next line. With ``workspace_root`` and ``repo_tokens`` > 0 the prompts hold
+    repository context from an index of that folder (built first, not timed).
     """
     return asyncio.run(
         _measure_overhead(
-            engine, text, keys=keys, max_tokens=max_tokens, temperature=temperature, on_key=on_key
+            engine,
+            text,
+            keys=keys,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            on_key=on_key,
+            workspace_root=workspace_root,
+            repo_tokens=repo_tokens,
         )
     )
 
@@ -235,6 +246,8 @@ async def _measure_overhead(
     max_tokens: int,
     temperature: float,
     on_key: Callable[[], None],
+    workspace_root: Path | None,
+    repo_tokens: int,
 ) -> Overhead:
     line_count = text.count("\n") + (0 if text.endswith("\n") else 1)
     cursor, typed = middle_typing(text)
@@ -251,6 +264,12 @@ async def _measure_overhead(
         completer = Completer(
             instant, scheduler, pipeline_cache, max_tokens=max_tokens, temperature=temperature
         )
+        workspace = None
+        if workspace_root is not None and repo_tokens > 0:
+            # repository context from the workspace's index, as the server builds it
+            workspace = Workspace(workspace_root, Path(tmp) / "index", lambda: [doc])
+            await workspace.refresh()
+            completer.prompts.use_repo(workspace, repo_tokens)
         version = 1
         typed_so_far = ""
         # warm-up: the first context build tokenizes every line of the window once
@@ -316,6 +335,8 @@ async def _measure_overhead(
         finally:
             cache.close()
             pipeline_cache.close()
+            if workspace is not None:
+                workspace.close()
             scheduler.shutdown()
     return result
 
