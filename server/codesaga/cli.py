@@ -221,6 +221,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score the server against the raw model on the same tasks; print the table."""
+    from codesaga.evals import BenchError, EvalOptions, run_eval
+
+    setup_logging("warning", None)
+    if args.limit is not None and args.limit < 1:
+        print("codesaga eval: --limit must be at least 1", file=sys.stderr)
+        return 2
+    options = EvalOptions(
+        models=tuple(args.model or ()),
+        suites=tuple(dict.fromkeys(args.suite or ())),
+        quick=args.quick,
+        limit=args.limit,
+        ablate=args.ablate,
+        json_path=Path(args.json) if args.json else None,
+        seed=args.seed,
+    )
+    try:
+        run_eval(options)
+    except BenchError as exc:
+        print(f"codesaga eval: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and editor configs that check flags)."""
     parser = argparse.ArgumentParser(
@@ -283,6 +308,29 @@ def build_parser() -> argparse.ArgumentParser:
         "each didChange, then a request the server answers after it; no model, no completions",
     )
     bench.set_defaults(func=cmd_bench)
+
+    evals = sub.add_parser("eval", help="score suggestions: the server against the raw model")
+    evals.add_argument(
+        "--model",
+        action="append",
+        help="registry name or GGUF path; repeatable (default: qwen2.5-coder-0.5b, gemma-3-270m)",
+    )
+    evals.add_argument(
+        "--suite",
+        action="append",
+        choices=["humaneval", "repo"],
+        help="suite to run; repeatable (default: both)",
+    )
+    evals.add_argument("--quick", action="store_true", help="a few tasks per suite (for CI)")
+    evals.add_argument("--limit", type=int, metavar="N", help="at most N tasks per suite")
+    evals.add_argument(
+        "--ablate",
+        action="store_true",
+        help="also run the server without repository context and without suffix ranking",
+    )
+    evals.add_argument("--json", metavar="PATH", help="write the JSON report here")
+    evals.add_argument("--seed", type=int, default=0, help="seed of the task sampling (0)")
+    evals.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -1,8 +1,8 @@
 """The layering rule of DESIGN.md: lsprotocol types only at the protocol edge.
 
 The core (documents, targets, actions, chat, completion, ...) works in str offsets; only the
-handlers in ``lsp/``, the LSP clients (``bench/``, ``demo.py``, ``cli.py``) and the two edge
-converters of ``documents/`` (positions and content changes) may import lsprotocol.
+handlers in ``lsp/``, the LSP clients (``bench/``, ``evals/``, ``demo.py``, ``cli.py``) and
+the two edge converters of ``documents/`` (positions and content changes) may import lsprotocol.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import codesaga
 
 PACKAGE = Path(codesaga.__file__).resolve().parent
-EDGE_DIRECTORIES = ("lsp", "bench")
+EDGE_DIRECTORIES = ("lsp", "bench", "evals")
 EDGE_MODULES = ("demo.py", "cli.py", "documents/text.py", "documents/store.py")
 
 

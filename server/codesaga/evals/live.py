@@ -1,0 +1,157 @@
+"""The server arm of ``codesaga eval``: a real ``codesaga serve`` asked over LSP.
+
+:class:`EvalServer` is the bench's :class:`~codesaga.bench.live.ServerArm` started with the
+eval's ``initializationOptions`` (model, temperature 0, a fresh cache directory, and the
+ablations' settings) and the task's scratch workspace as ``rootUri``/``workspaceFolders``.
+Before the first question it waits until the server's workspace index is ready (when its
+``codesaga.stats`` has an ``index`` object); each task is then one didOpen, one invoked
+``textDocument/inlineCompletion`` at the cursor and one didClose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from codesaga.bench.live import READY_TIMEOUT_SECONDS, BenchError, ServerArm
+from codesaga.bench.replay import stats
+from codesaga.bench.script import end_position
+from codesaga.bench.typist import PAUSE_TIMEOUT_SECONDS
+from codesaga.demo import client_capabilities
+
+__all__ = ["INDEX_POLL_SECONDS", "INDEX_TIMEOUT_SECONDS", "EvalServer", "index_ready"]
+
+INDEX_POLL_SECONDS = 0.2
+INDEX_TIMEOUT_SECONDS = 600.0
+
+
+def index_ready(result: dict[str, Any] | None) -> bool:
+    """Whether a ``codesaga.stats`` answer lets the questions begin: it has no ``index``
+    object (a server without a workspace index), or its ``state`` is not ``indexing``."""
+    if result is None:
+        return True
+    index = result.get("index")
+    return not isinstance(index, dict) or index.get("state") != "indexing"
+
+
+class EvalServer(ServerArm):
+    """One ``codesaga serve`` on one scratch workspace. ``options`` are its
+    initializationOptions; ``env`` its environment; ``log_path`` receives its stderr."""
+
+    def __init__(
+        self, env: dict[str, str], log_path: Path, root: Path, options: dict[str, Any]
+    ) -> None:
+        super().__init__(env, 0.0, log_path)
+        self.root = root
+        self.options = dict(options)
+        self.index_seconds = 0.0
+        """Seconds from the model being ready to the workspace index being ready."""
+
+    async def start(self, *, model: bool = True) -> None:
+        """Start the server on :attr:`root`, wait for its model and its workspace index.
+        Raises BenchError when it fails to start, to load its model, or to index in time."""
+        started = time.perf_counter()
+        client = self.client
+        await client.start_io(sys.executable, "-m", "codesaga", "serve", env=self.env)
+        server = getattr(client, "_server", None)
+        if server is not None and server.stderr is not None:
+            self._stderr_task = asyncio.ensure_future(self._drain(server.stderr))
+        uri = self.root.resolve().as_uri()
+        await client.initialize_async(
+            types.InitializeParams(
+                capabilities=client_capabilities(),
+                initialization_options=self.options,
+                locale="en",
+                root_uri=uri,
+                workspace_folders=[types.WorkspaceFolder(uri=uri, name=self.root.name)],
+            )
+        )
+        client.initialized(types.InitializedParams())
+        try:
+            await asyncio.wait_for(client.ready.wait(), READY_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise BenchError("the server did not load its model in time") from None
+        if model and client.load_failed:
+            raise BenchError(f"the server could not load its model: {client.load_failed}")
+        self.run.ready_seconds = time.perf_counter() - started
+        await self.wait_indexed()
+
+    async def wait_indexed(self) -> None:
+        """Poll ``codesaga.stats`` until :func:`index_ready`. Raises BenchError after
+        :data:`INDEX_TIMEOUT_SECONDS`."""
+        started = time.perf_counter()
+        while not index_ready(await stats(self.client)):
+            if time.perf_counter() - started > INDEX_TIMEOUT_SECONDS:
+                raise BenchError("the server did not index its workspace in time")
+            await asyncio.sleep(INDEX_POLL_SECONDS)
+        self.index_seconds = time.perf_counter() - started
+
+    async def complete(self, path: str, text: str, offset: int) -> tuple[str, float]:
+        """(answer, seconds) for the document ``path`` (relative to :attr:`root`) holding
+        ``text`` with the cursor at str index ``offset``: the first item's insertText ("" for
+        none), as of the cursor; seconds from sending the request to its answer. An error
+        answer or no answer within ``PAUSE_TIMEOUT_SECONDS`` counts as "" (the seconds are
+        then the time waited)."""
+        client = self.client
+        uri = (self.root / path).resolve().as_uri()
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=text
+                )
+            )
+        )
+        cursor = end_position(text[:offset])
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(
+                client.text_document_inline_completion_async(
+                    types.InlineCompletionParams(
+                        text_document=types.TextDocumentIdentifier(uri=uri),
+                        position=cursor,
+                        context=types.InlineCompletionContext(
+                            trigger_kind=types.InlineCompletionTriggerKind.Invoked
+                        ),
+                    )
+                ),
+                PAUSE_TIMEOUT_SECONDS,
+            )
+        except Exception:  # an error answer or a timeout: no suggestion
+            result = None
+        seconds = time.perf_counter() - started
+        client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+        return _answer(result, text, offset, cursor), seconds
+
+
+def _answer(result: Any, text: str, offset: int, cursor: types.Position) -> str:
+    """The first item's text as of the cursor: an item whose range starts before the cursor
+    (on its line) has the text it repeats removed."""
+    items = result.items if isinstance(result, types.InlineCompletionList) else (result or [])
+    if not items:
+        return ""
+    item = items[0]
+    insert = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
+    start = item.range.start if item.range is not None else cursor
+    if start.line == cursor.line and start.character < cursor.character:
+        line_start = text.rfind("\n", 0, offset) + 1
+        typed = _utf16_tail(text[line_start:offset], cursor.character - start.character)
+        insert = insert.removeprefix(typed)
+    return insert
+
+
+def _utf16_tail(text: str, units: int) -> str:
+    """The end of ``text`` that is ``units`` UTF-16 code units long."""
+    out = ""
+    for char in reversed(text):
+        if units <= 0:
+            break
+        units -= len(char.encode("utf-16-le")) // 2
+        out = char + out
+    return out
