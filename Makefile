@@ -7,6 +7,14 @@ BIN    := $(VENV)/bin
 NPM    := $(shell command -v npm)
 APT_PACKAGES := python3-venv python3-dev build-essential cmake git
 
+# llama.cpp's CPU code is built for x86-64 with AVX2/FMA/F16C rather than -march=native: on
+# CPUs with AMX, native builds use AMX kernels that crash (SIGSEGV in ggml_backend_amx_mul_mat)
+# in virtual machines that do not grant AMX state. Set CMAKE_ARGS yourself for other builds
+# (a GPU build: CMAKE_ARGS="-DGGML_CUDA=on").
+ifeq ($(shell uname -m),x86_64)
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
+
 .PHONY: demo test lint typecheck unit e2e vscode-test vsix bench eval clean system-deps
 
 # On a fresh Debian machine, venv and a C++ compiler may be missing: install them when we can.

@@ -64,6 +64,8 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
   },
   { key: 'threads', type: 'integer', default: 0, minimum: 0 },
   { key: 'styleGuide', type: 'string', default: '' },
+  { key: 'repoContextTokens', type: 'integer', default: 384, minimum: 0, maximum: 8192 },
+  { key: 'rankCandidates', type: 'integer', default: 4, minimum: 1, maximum: 8 },
 ];
 
 /** Settings only the extension reads (how to start the server); never sent to the server. */
@@ -114,6 +116,8 @@ export interface ServerOptions {
   fimFamily: string;
   threads: number;
   styleGuide: string;
+  repoContextTokens: number;
+  rankCandidates: number;
 }
 
 export interface ClientOnlySettings {

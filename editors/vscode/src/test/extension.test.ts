@@ -92,6 +92,8 @@ const DEFAULTS = {
   fimFamily: 'auto',
   threads: 0,
   styleGuide: '',
+  repoContextTokens: 384,
+  rankCandidates: 4,
   openai: { baseUrl: 'http://127.0.0.1:8080/v1', apiKey: '', model: '' },
 };
 

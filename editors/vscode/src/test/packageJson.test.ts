@@ -37,6 +37,8 @@ const SERVER_KEYS = [
   'fimFamily',
   'threads',
   'styleGuide',
+  'repoContextTokens',
+  'rankCandidates',
 ];
 const CLIENT_KEYS = ['server.path', 'server.pythonPath', 'server.extraArgs'];
 
@@ -87,6 +89,8 @@ describe('package.json contributes.configuration', () => {
       'codesaga.fimFamily': 'auto',
       'codesaga.threads': 0,
       'codesaga.styleGuide': '',
+      'codesaga.repoContextTokens': 384,
+      'codesaga.rankCandidates': 4,
       'codesaga.server.path': 'codesaga',
       'codesaga.server.pythonPath': '',
       'codesaga.server.extraArgs': [],
