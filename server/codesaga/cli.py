@@ -208,6 +208,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         model=args.model,
         overhead_keys=args.overhead_keys,
         sync_keys=args.sync_keys,
+        index_files=args.index_files,
     )
     missing = [str(p) for p in options.files if not p.is_file()]
     if missing:
@@ -306,6 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="only time N keystrokes of text sync on the 5,000-line file, end to end over LSP: "
         "each didChange, then a request the server answers after it; no model, no completions",
+    )
+    bench.add_argument(
+        "--index-files",
+        type=int,
+        metavar="N",
+        help="only index an N-file workspace in a server's background: keystrokes meanwhile "
+        "and after, index time and memory, a restart's re-reading; no model",
     )
     bench.set_defaults(func=cmd_bench)
 

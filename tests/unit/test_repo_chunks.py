@@ -146,3 +146,19 @@ def test_broken_code_does_not_raise() -> None:
     chunks = chunk_file("x.py", "def f(:\n  return (\nclass")
     assert all(c.path == "x.py" for c in chunks) and chunks
     assert chunk_file("empty.py", "") == []
+
+
+def test_a_class_inside_a_class_gets_its_members_signatures() -> None:
+    text = (
+        "class Outer:\n"
+        "    class Inner:\n"
+        "        def deep(self, x: int) -> int:\n"
+        "            return x * 2\n"
+        "\n"
+        "    def shallow(self) -> None:\n"
+        "        pass\n"
+    )
+    chunks = {c.name: c for c in chunk_file("m.py", text)}
+    assert "def deep(self, x: int) -> int" in chunks["Inner"].text
+    assert "return x * 2" not in chunks["Outer"].text
+    assert chunks["deep"].kind == "method"

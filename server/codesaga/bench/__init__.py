@@ -15,6 +15,8 @@ Phases, one after the other so that no two of them share the CPU:
 
 ``--sync-keys N`` runs one other part instead (:mod:`codesaga.bench.sync`): ``N`` keystrokes of
 text sync into the same 5,000-line file, end to end over LSP, with a server that has no model.
+``--index-files N`` too (:mod:`codesaga.bench.indexing`): a server with no model indexes an
+N-file workspace; the same keystrokes are timed meanwhile and after, then a restart re-indexes.
 
 The report (:mod:`codesaga.bench.report`) is printed as a table (:mod:`codesaga.bench.table`)
 and written as JSON.
@@ -84,6 +86,8 @@ class BenchOptions:
     start_fraction: float = 0.4
     """Share of each file's lines already there when typing starts."""
     sync_keys: int | None = None
+    index_files: int | None = None
+    """Only the workspace-index part, on a workspace of this many files."""
     """Run only the text-sync part with this many keystrokes (:mod:`codesaga.bench.sync`)."""
 
 
@@ -149,6 +153,8 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
     """
     if options.sync_keys is not None:
         return _sync_bench(options, options.sync_keys, console)
+    if options.index_files is not None:
+        return _index_bench(options, options.index_files, console)
     from codesaga.bench import local
     from codesaga.completion.prompt import PromptBuilder
     from codesaga.models import resolve
@@ -289,6 +295,22 @@ def _sync_bench(options: BenchOptions, keys: int, console: Console | None) -> di
         Settings().resolved_cache_dir() / "bench" / f"sync-{datetime.now():%Y%m%d-%H%M%S}.json"
     )
     return run_sync_bench(keys, text, dict(os.environ), json_path, console)
+
+
+def _index_bench(options: BenchOptions, files: int, console: Console | None) -> dict[str, Any]:
+    """The workspace-index part alone (see :mod:`codesaga.bench.indexing`)."""
+    from codesaga.bench.indexing import run_index_bench
+    from codesaga.settings import Settings
+
+    text = big_python_file(_overhead_source(options.files), OVERHEAD_LINES)
+    json_path = options.json_path or (
+        Settings().resolved_cache_dir() / "bench" / f"index-{datetime.now():%Y%m%d-%H%M%S}.json"
+    )
+    return run_index_bench(files, INDEX_KEYS, text, dict(os.environ), json_path, console)
+
+
+INDEX_KEYS = 200
+"""Keystrokes timed while the workspace is indexed, and again after."""
 
 
 class _Phases:

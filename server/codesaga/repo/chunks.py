@@ -254,9 +254,11 @@ def chunk_file(path: str, text: str) -> list[Chunk]:
         roots = _nest(definitions(tree, grammar))
         signatures: dict[int, str] = {}
         every: list[_Def] = []
-        for entry in roots:
+        pending = list(reversed(roots))
+        while pending:  # depth first: a class in a class has members of its own
+            entry = pending.pop()
             every.append(entry)
-            every.extend(entry.members)
+            pending.extend(reversed(entry.members))
         for entry in every:
             signatures[id(entry)] = _signature(entry.tag, entry.outer, source, grammar)
         for entry in every:
