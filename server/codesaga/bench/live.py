@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 
@@ -76,12 +77,20 @@ class ServerArm:
         self.run = ServerRun()
         self._stderr_task: asyncio.Task[None] | None = None
 
-    async def start(self, *, model: bool = True, root: Path | None = None) -> None:
+    async def start(
+        self,
+        *,
+        model: bool = True,
+        root: Path | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
         """Start the server, initialize (with ``root`` as the workspace folder: the server
-        indexes it), wait for the model load to end. Raises BenchError on failure; with
-        ``model`` False a model that failed to load is no failure."""
+        indexes it; ``options`` as initializationOptions), wait for the model load to end.
+        Raises BenchError on failure; with ``model`` False a model that failed to load is no
+        failure."""
         started = time.perf_counter()
         client = self.client
+        uri = root.resolve().as_uri() if root is not None else None
         await client.start_io(sys.executable, "-m", "codesaga", "serve", env=self.env)
         server = getattr(client, "_server", None)
         if server is not None and server.stderr is not None:
@@ -89,9 +98,14 @@ class ServerArm:
         await client.initialize_async(
             types.InitializeParams(
                 capabilities=client_capabilities(),
-                initialization_options={},
+                initialization_options=options or {},
                 locale="en",
-                root_uri=root.resolve().as_uri() if root is not None else None,
+                root_uri=uri,
+                workspace_folders=(
+                    [types.WorkspaceFolder(uri=uri, name=root.name)]
+                    if uri is not None and root is not None
+                    else None
+                ),
             )
         )
         client.initialized(types.InitializedParams())

@@ -298,7 +298,7 @@ async def _start_server(run: _Run, workspace: str, arm: str) -> EvalServer:
     }
     server = EvalServer(env, cache / "server.log", run.workspaces[workspace], options)
     try:
-        await server.start()
+        await server.begin()
     except BaseException:
         await server.stop()
         raise

@@ -11,18 +11,16 @@ Before the first question it waits until the server's workspace index is ready (
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
-from codesaga.bench.live import READY_TIMEOUT_SECONDS, BenchError, ServerArm
+from codesaga.bench.live import BenchError, ServerArm
 from codesaga.bench.replay import stats
 from codesaga.bench.script import end_position
 from codesaga.bench.typist import PAUSE_TIMEOUT_SECONDS
-from codesaga.demo import client_capabilities
 
 __all__ = ["INDEX_POLL_SECONDS", "INDEX_TIMEOUT_SECONDS", "EvalServer", "index_ready"]
 
@@ -52,33 +50,10 @@ class EvalServer(ServerArm):
         self.index_seconds = 0.0
         """Seconds from the model being ready to the workspace index being ready."""
 
-    async def start(self, *, model: bool = True) -> None:
+    async def begin(self) -> None:
         """Start the server on :attr:`root`, wait for its model and its workspace index.
         Raises BenchError when it fails to start, to load its model, or to index in time."""
-        started = time.perf_counter()
-        client = self.client
-        await client.start_io(sys.executable, "-m", "codesaga", "serve", env=self.env)
-        server = getattr(client, "_server", None)
-        if server is not None and server.stderr is not None:
-            self._stderr_task = asyncio.ensure_future(self._drain(server.stderr))
-        uri = self.root.resolve().as_uri()
-        await client.initialize_async(
-            types.InitializeParams(
-                capabilities=client_capabilities(),
-                initialization_options=self.options,
-                locale="en",
-                root_uri=uri,
-                workspace_folders=[types.WorkspaceFolder(uri=uri, name=self.root.name)],
-            )
-        )
-        client.initialized(types.InitializedParams())
-        try:
-            await asyncio.wait_for(client.ready.wait(), READY_TIMEOUT_SECONDS)
-        except TimeoutError:
-            raise BenchError("the server did not load its model in time") from None
-        if model and client.load_failed:
-            raise BenchError(f"the server could not load its model: {client.load_failed}")
-        self.run.ready_seconds = time.perf_counter() - started
+        await self.start(root=self.root, options=self.options)
         await self.wait_indexed()
 
     async def wait_indexed(self) -> None:
