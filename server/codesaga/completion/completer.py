@@ -84,7 +84,8 @@ class Completer:
         """The suggestion at str ``offset`` in ``doc``.
 
         With ``fresh`` (an explicitly invoked request) a new generation answers, whatever is
-        remembered or cached, and no lookahead is started for it. Otherwise the answer comes
+        remembered or cached, and no lookahead is started for it; for prefix-only templates
+        with ``rank_candidates`` > 1 that is suffix ranking (see :mod:`.ranking`). Otherwise the answer comes
         from the first of: type-through, the exact cache, the generation in flight, a new
         generation (which supersedes the document's previous one).
 
