@@ -85,9 +85,9 @@ class Completer:
 
         With ``fresh`` (an explicitly invoked request) a new generation answers, whatever is
         remembered or cached, and no lookahead is started for it; for prefix-only templates
-        with ``rank_candidates`` > 1 that is suffix ranking (see :mod:`.ranking`). Otherwise the answer comes
-        from the first of: type-through, the exact cache, the generation in flight, a new
-        generation (which supersedes the document's previous one).
+        with ``rank_candidates`` > 1 that is suffix ranking (see :mod:`.ranking`). Otherwise
+        the answer comes from the first of: type-through, the exact cache, the generation in
+        flight, a new generation (which supersedes the document's previous one).
 
         Raises PositionError for an offset outside the document, Superseded when a newer
         request for the same document (or ``$/cancelRequest``) cancelled this one, and
