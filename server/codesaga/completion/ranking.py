@@ -24,9 +24,10 @@ from codesaga.syntax import new_parser
 
 from .prompt import heal, healed_whitespace
 
-SUFFIX_LINES = 3
+SUFFIX_LINES = 2
 """Lines of the code after the cursor scored after each candidate: the rest of the cursor's
-line counts as the first."""
+line counts as the first. Measured (60 HumanEval single-line holes, Gemma 3 270M, 4
+candidates): 2 and 3 lines chose equally well; 2 costs less."""
 
 SUFFIX_TOKENS = 48
 """The most model tokens of suffix scored; lines are dropped from the end until it fits."""
@@ -78,7 +79,9 @@ def rank(
     scores = engine.score(request, [healed + text + head for text in texts])
     if request.cancel.is_set() or len(scores) < len(texts):
         return None
-    best = max(range(len(texts)), key=lambda i: sum(scores[i]))  # ties: the likelier first token
+    # the sum (the document's log-likelihood), not the mean per token: the mean never chose
+    # better on the HumanEval holes and chose worse on some; ties: the likelier first token
+    best = max(range(len(texts)), key=lambda i: sum(scores[i]))
     return Ranked(texts[best], len(candidates), len(texts))
 
 
