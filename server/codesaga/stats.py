@@ -105,6 +105,14 @@ class Stats:
             }
         )
 
+    def ranking(self, *, candidates: int, plausible: int, seconds: float) -> None:
+        """Record one suffix ranking (see :mod:`codesaga.completion.ranking`): the candidates
+        the engine gave, how many were left to score, and its seconds (latency ``ranking``)."""
+        self.counts["ranked"] += 1
+        self.counts["ranking_candidates"] += candidates
+        self.counts["ranking_plausible"] += plausible
+        self.latency("ranking", seconds)
+
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready summary: counters, token totals, p50/p95 latency per source in ms, and
         the per-generation records (``generations``, oldest first, at most

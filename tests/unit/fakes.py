@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from codesaga.engine import Generation, GenerationRequest
+from codesaga.engine.base import Candidate
 from codesaga.prompts import FimTemplate, fim_templates
 
 
@@ -63,3 +65,32 @@ class FakeEngine:
 
     def close(self) -> None:
         pass
+
+
+@dataclass
+class RankingFake(FakeEngine):
+    """A FakeEngine with the RankingEngine capability: ``candidates`` gives ``choices`` (at
+    most n) as they are; ``score`` gives each text one log-probability, ``preference[c]`` for
+    the first choice ``c`` the text starts with after ``healed`` whitespace (-100.0 for none).
+    The texts it scored are kept in ``scored``."""
+
+    choices: list[str] = field(default_factory=list)
+    preference: dict[str, float] = field(default_factory=dict)
+    healed: str = ""
+    scored: list[str] = field(default_factory=list)
+    cancel_after_candidates: bool = False
+
+    def candidates(self, request: GenerationRequest, n: int) -> list[Candidate]:
+        out = [Candidate(text, (-1.0,)) for text in self.choices[:n]]
+        if self.cancel_after_candidates:
+            request.cancel.set()
+        return out
+
+    def score(self, request: GenerationRequest, texts: Sequence[str]) -> list[list[float]]:
+        self.scored.extend(texts)
+        out = []
+        for text in texts:
+            body = text[len(self.healed) :]
+            best = max((c for c in self.preference if body.startswith(c)), key=len, default=None)
+            out.append([self.preference[best] if best is not None else -100.0])
+        return out

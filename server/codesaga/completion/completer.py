@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from codesaga.cache import CompletionCache
 from codesaga.context import CompletionContext
 from codesaga.documents import Document
-from codesaga.engine import Engine, Generation
+from codesaga.engine import Engine, Generation, GenerationRequest
+from codesaga.engine.base import RankingEngine
 from codesaga.errors import Superseded
-from codesaga.scheduler import Scheduler
+from codesaga.scheduler import Priority, Scheduler
 from codesaga.sessions import DocumentSession, Sessions
 from codesaga.stats import Stats
 
@@ -29,6 +30,7 @@ from .generations import Generations, Source
 from .lookahead import keep_ahead_later
 from .prefill import prefill
 from .prompt import PromptBuilder
+from .ranking import Ranked, rank
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,12 @@ class Completer:
         temperature: float,
         stats: Stats | None = None,
         sessions: Sessions | None = None,
+        rank_candidates: int = 1,
     ) -> None:
         self.engine = engine
+        self.rank_candidates = rank_candidates
+        """Candidates ranked by the suffix in invoked requests (prefix-only templates and
+        engines with the RankingEngine capability); 1 = greedy."""
         self.scheduler = scheduler
         self.cache = cache
         self.stats = stats or Stats()
@@ -66,17 +72,22 @@ class Completer:
         self.prompts = PromptBuilder(engine, max_tokens=max_tokens, temperature=temperature)
         self.generations = Generations(engine, scheduler, self.prompts, self.stats)
 
-    def configure(self, *, max_tokens: int, temperature: float) -> None:
-        """Apply new generation settings."""
+    def configure(
+        self, *, max_tokens: int, temperature: float, rank_candidates: int | None = None
+    ) -> None:
+        """Apply new generation settings (``rank_candidates`` None: unchanged)."""
         self.prompts.configure(max_tokens=max_tokens, temperature=temperature)
+        if rank_candidates is not None:
+            self.rank_candidates = rank_candidates
 
     async def complete(self, doc: Document, offset: int, *, fresh: bool = False) -> Suggestion:
         """The suggestion at str ``offset`` in ``doc``.
 
         With ``fresh`` (an explicitly invoked request) a new generation answers, whatever is
-        remembered or cached, and no lookahead is started for it. Otherwise the answer comes
-        from the first of: type-through, the exact cache, the generation in flight, a new
-        generation (which supersedes the document's previous one).
+        remembered or cached, and no lookahead is started for it; for prefix-only templates
+        with ``rank_candidates`` > 1 that is suffix ranking (see :mod:`.ranking`). Otherwise
+        the answer comes from the first of: type-through, the exact cache, the generation in
+        flight, a new generation (which supersedes the document's previous one).
 
         Raises PositionError for an offset outside the document, Superseded when a newer
         request for the same document (or ``$/cancelRequest``) cancelled this one, and
@@ -101,17 +112,84 @@ class Completer:
             if hit is not None:
                 return self._shown(session, before, ctx, hit, "cache", started)
 
+        ranker = self._ranker() if fresh else None
+        source: Source = "model"
+        if ranker is not None:
+            text = await self._ranked(ranker, session, doc, ctx, prompt)
+        else:
+            text, source = await self._generated(session, before, ctx, prompt, fresh=fresh)
+        if self.cache is not None:
+            self.cache.put(key, text)
+        # an invoked request's own generation looks ahead; nothing more starts
+        return self._shown(session, before, ctx, text, source, started, look_ahead=not fresh)
+
+    async def _generated(
+        self,
+        session: DocumentSession,
+        before: str,
+        ctx: CompletionContext,
+        prompt: str,
+        *,
+        fresh: bool,
+    ) -> tuple[str, Source]:
+        """The answer of the generation in flight (unless ``fresh``) or of a new one."""
         joined = None if fresh else await self.generations.join(session, before, ctx)
         if joined is None:
             self.generations.start(session, before, ctx, prompt)
             joined = await self.generations.join(session, before, ctx)
             if joined is None:  # superseded before it produced anything
                 raise Superseded()
-        text, source = joined
-        if self.cache is not None:
-            self.cache.put(key, text)
-        # an invoked request's own generation looks ahead; nothing more starts
-        return self._shown(session, before, ctx, text, source, started, look_ahead=not fresh)
+        return joined
+
+    def _ranker(self) -> RankingEngine | None:
+        """The engine when invoked requests rank candidates by the suffix: a prefix-only
+        template, ``rank_candidates`` > 1 and an engine with the capability."""
+        if self.rank_candidates <= 1 or self.engine.template.uses_suffix:
+            return None
+        return self.engine if isinstance(self.engine, RankingEngine) else None
+
+    async def _ranked(
+        self,
+        engine: RankingEngine,
+        session: DocumentSession,
+        doc: Document,
+        ctx: CompletionContext,
+        prompt: str,
+    ) -> str:
+        """The suggestion chosen by suffix ranking (see :mod:`.ranking`), on the model thread
+        as foreground work superseding the document's generation. Raises Superseded when
+        cancelled."""
+        started = time.perf_counter()
+        cancel = session.begin_work()
+        request = GenerationRequest(
+            prompt=prompt,
+            max_tokens=self.prompts.token_bound(ctx),
+            temperature=0.0,
+            stop=list(self.engine.template.stop),
+            cancel=cancel,
+            kv_key=session.uri,
+        )
+        n = self.rank_candidates
+
+        def work() -> Ranked | None:
+            return rank(
+                engine,
+                request,
+                ctx,
+                n,
+                grammar=doc.grammar,
+                count_tokens=self.engine.count_tokens,
+            )
+
+        ranked = await self.scheduler.run(cancel, work, priority=Priority.FOREGROUND)
+        if ranked is None:
+            raise Superseded()
+        self.stats.ranking(
+            candidates=ranked.candidates,
+            plausible=ranked.plausible,
+            seconds=time.perf_counter() - started,
+        )
+        return ranked.text
 
     def _shown(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypedDict
+from typing import Protocol, TypedDict, runtime_checkable
 
 from codesaga.errors import CodeSagaError
 from codesaga.prompts import FimTemplate
@@ -91,4 +91,40 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Free the model."""
+        ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One continuation of a prompt from :meth:`RankingEngine.candidates`: ``text`` as
+    decoded (stop string excluded), ``logprobs`` the natural-log probability of each of its
+    generated tokens given the prompt and the tokens before it."""
+
+    text: str
+    logprobs: tuple[float, ...]
+
+
+@runtime_checkable
+class RankingEngine(Protocol):
+    """An optional engine capability: several continuations of one prompt, and the
+    likelihood of given texts after it. The completer ranks candidates with it for
+    prefix-only templates (see :mod:`codesaga.completion.ranking`). Both methods leave the
+    engine's KV cache holding the prompt, so a following ``generate`` of the same prompt
+    reuses it."""
+
+    def candidates(self, request: GenerationRequest, n: int) -> list[Candidate]:
+        """Up to ``n`` continuations of ``request.prompt`` that begin with distinct tokens (the
+        ``n`` most likely first tokens, each continued greedily). Each ends before a stop
+        string, at an end-of-generation token, once ``request.should_stop(text)`` holds or
+        after ``request.max_tokens`` tokens. Fewer come back once ``request.cancel`` is set.
+
+        Raises EngineError when the prompt does not fit the context window."""
+        ...
+
+    def score(self, request: GenerationRequest, texts: Sequence[str]) -> list[list[float]]:
+        """The natural-log probability of each token of each of ``texts`` (tokenized on its
+        own, no BOS) as a continuation of ``request.prompt``. A text is cut where it would
+        overflow the context window. Fewer lists come back once ``request.cancel`` is set.
+
+        Raises EngineError when the prompt does not fit the context window."""
         ...

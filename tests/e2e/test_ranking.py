@@ -1,0 +1,102 @@
+"""The llama engine's ranking capability with the real Gemma 3 270M model (prefix-only)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+
+from codesaga.engine.base import GenerationRequest, RankingEngine
+from codesaga.engine.llama import LlamaEngine
+
+from .conftest import bundled_model
+
+pytestmark = pytest.mark.model
+
+PROMPT = "def add(a, b):\n    return"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LlamaEngine]:
+    # On CPUs with AMX, llama.cpp puts the weights in its AMX buffer type, whose tile
+    # instructions fault (general protection fault at ldtilecfg) in sandboxes that do not grant
+    # the tile state; load the weights without extra buffer types there.
+    import llama_cpp
+
+    mp = pytest.MonkeyPatch()
+    default = llama_cpp.llama_model_default_params
+
+    def without_extra_buffers() -> llama_cpp.llama_model_params:
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    mp.setattr(llama_cpp.llama_cpp, "llama_model_default_params", without_extra_buffers)
+    try:
+        loaded = LlamaEngine(bundled_model(), n_ctx=1024, n_threads=2)
+    finally:
+        mp.undo()
+    yield loaded
+    loaded.close()
+
+
+def one_line(prompt: str = PROMPT) -> GenerationRequest:
+    return GenerationRequest(
+        prompt=prompt, max_tokens=16, temperature=0.0, should_stop=lambda text: "\n" in text
+    )
+
+
+def test_the_engine_has_the_ranking_capability(engine: LlamaEngine) -> None:
+    assert isinstance(engine, RankingEngine)
+    assert not engine.template.uses_suffix
+
+
+def test_candidates_are_distinct_single_lines_with_finite_log_probabilities(
+    engine: LlamaEngine,
+) -> None:
+    candidates = engine.candidates(one_line(), 4)
+    assert len(candidates) == 4
+    assert len({c.text for c in candidates}) == 4
+    for c in candidates:
+        assert "\n" not in c.text.rstrip()  # it stopped at the token holding the newline
+        assert c.logprobs and all(math.isfinite(p) and p <= 0.0 for p in c.logprobs)
+    # the first candidate starts with the most likely token: it is the greedy answer's start
+    greedy = engine.generate(one_line())
+    assert greedy.text.startswith(candidates[0].text.split("\n")[0])
+
+
+def test_scores_are_finite_and_favour_the_candidate_the_suffix_confirms(
+    engine: LlamaEngine,
+) -> None:
+    prompt = "def greet(name):\n    message ="
+    suffix = "\n    return message\n\n\nassert greet('Bob') == 'Hello, Bob'\n"
+    right, wrong = ' "Hello, " + name', ' "Goodbye, " + name'
+    request = one_line(prompt)
+    with_suffix = engine.score(request, [right + suffix, wrong + suffix])
+    alone = engine.score(request, [right, wrong])
+    assert all(math.isfinite(p) and p <= 0.0 for s in with_suffix + alone for p in s)
+    assert sum(with_suffix[0]) > sum(with_suffix[1])
+    # the suffix itself is likelier after the candidate it confirms
+    suffix_part = [sum(w) - sum(a) for w, a in zip(with_suffix, alone, strict=True)]
+    assert suffix_part[0] > suffix_part[1]
+
+
+def test_generate_after_ranking_reuses_the_prompt_and_answers_as_before(
+    engine: LlamaEngine,
+) -> None:
+    before = engine.generate(one_line())
+    engine.candidates(one_line(), 4)
+    engine.score(one_line(), [" a + b\n\n\nprint(add(1, 2))\n", " a * b\n"])
+    after = engine.generate(one_line())
+    assert after.text == before.text
+    assert after.reused_tokens == after.prompt_tokens
+
+
+def test_cancelled_ranking_leaves_the_engine_usable(engine: LlamaEngine) -> None:
+    before = engine.generate(one_line())
+    cancelled = one_line()
+    cancelled.cancel.set()
+    assert engine.candidates(cancelled, 4) == []
+    assert engine.score(cancelled, [" a + b"]) == []
+    assert engine.generate(one_line()).text == before.text
