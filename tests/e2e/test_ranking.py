@@ -19,24 +19,7 @@ PROMPT = "def add(a, b):\n    return"
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[LlamaEngine]:
-    # On CPUs with AMX, llama.cpp puts the weights in its AMX buffer type, whose tile
-    # instructions fault (general protection fault at ldtilecfg) in sandboxes that do not grant
-    # the tile state; load the weights without extra buffer types there.
-    import llama_cpp
-
-    mp = pytest.MonkeyPatch()
-    default = llama_cpp.llama_model_default_params
-
-    def without_extra_buffers() -> llama_cpp.llama_model_params:
-        params = default()
-        params.use_extra_bufts = False
-        return params
-
-    mp.setattr(llama_cpp.llama_cpp, "llama_model_default_params", without_extra_buffers)
-    try:
-        loaded = LlamaEngine(bundled_model(), n_ctx=1024, n_threads=2)
-    finally:
-        mp.undo()
+    loaded = LlamaEngine(bundled_model(), n_ctx=1024, n_threads=2)
     yield loaded
     loaded.close()
 

@@ -64,7 +64,11 @@ class ModelService:
         """Apply new settings: generation settings at once, a new engine when one of
         RELOAD_KEYS changed after the first load started."""
         if self.completer is not None:
-            self.completer.configure(max_tokens=new.max_tokens, temperature=new.temperature)
+            self.completer.configure(
+                max_tokens=new.max_tokens,
+                temperature=new.temperature,
+                rank_candidates=new.rank_candidates,
+            )
         if self._loading is not None and any(
             getattr(old, key) != getattr(new, key) for key in RELOAD_KEYS
         ):
@@ -102,6 +106,7 @@ class ModelService:
                 temperature=settings.temperature,
                 stats=server.stats,
                 sessions=server.sessions,
+                rank_candidates=settings.rank_candidates,
             )
             self.use(engine, completer)
             server.connect_repo()
