@@ -252,6 +252,7 @@ def test_index_ready() -> None:
     assert index_ready(None)
     assert index_ready({"counts": {}})
     assert not index_ready({"index": {"state": "indexing", "files": 3}})
+    assert not index_ready({"index": {"state": "idle"}})
     assert index_ready({"index": {"state": "ready"}})
 
 

@@ -30,11 +30,12 @@ INDEX_TIMEOUT_SECONDS = 600.0
 
 def index_ready(result: dict[str, Any] | None) -> bool:
     """Whether a ``codesaga.stats`` answer lets the questions begin: it has no ``index``
-    object (a server without a workspace index), or its ``state`` is not ``indexing``."""
+    object (a server without a workspace index), or its ``state`` is neither ``idle`` (not
+    started yet) nor ``indexing``."""
     if result is None:
         return True
     index = result.get("index")
-    return not isinstance(index, dict) or index.get("state") != "indexing"
+    return not isinstance(index, dict) or index.get("state") not in ("idle", "indexing")
 
 
 class EvalServer(ServerArm):
