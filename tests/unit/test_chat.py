@@ -44,7 +44,7 @@ from codesaga.engine import ChatMessage, Generation, GenerationRequest
 from codesaga.errors import InvalidParams, Superseded
 from codesaga.lsp.chat import chat_turn, command_args, partial_results, plain, session_arg
 from codesaga.lsp.server import CodeSagaServer
-from codesaga.prompts import prompt_file
+from codesaga.prompts import RepoFile, prompt_file
 from codesaga.settings import Settings
 
 from .fakes import FakeEngine
@@ -574,3 +574,31 @@ async def test_service_reports_progress_with_the_outcome(tmp_path: Path) -> None
     with pytest.raises(InvalidParams):  # does not fit the window
         await service.chat(ChatArgs(message="word " * 5000), progress=progress)
     assert events == ["begin", "failed"]
+
+
+def test_the_question_sees_the_definitions_its_code_uses() -> None:
+    doc = python_doc()
+    asked: list[tuple[int, int]] = []
+
+    def definitions(d: Document, start: int, end: int) -> tuple[RepoFile, ...]:
+        asked.append((start, end))
+        return (RepoFile("shop/tax.py", "def vat(amount: Decimal) -> Decimal"),)
+
+    plan = plan_turn(
+        session_id="s",
+        message="what does it return?",
+        history=[],
+        language="en",
+        doc=doc,
+        selection=at(doc, 4, 0),
+        n_ctx=2048,
+        max_tokens=16,
+        count=words,
+        definitions=definitions,
+    )
+    user = plan.assembled.messages[-1]["content"]
+    assert "shop/tax.py:\ndef vat(amount: Decimal) -> Decimal" in user
+    assert user.endswith("what does it return?")
+    context = plan.context
+    assert context is not None
+    assert asked == [(doc.line_start(context.first_line), doc.line_end(context.last_line))]

@@ -8,8 +8,8 @@ user+assistant pair first (:func:`trim_history`). Token counts are model tokens,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from codesaga.chat.context import CodeContext, TokenCounter, code_context
@@ -18,7 +18,7 @@ from codesaga.documents import Document
 from codesaga.documents.span import TextSpan
 from codesaga.engine import ChatMessage
 from codesaga.errors import InvalidParams
-from codesaga.prompts import chat_prompts, render
+from codesaga.prompts import RepoFile, chat_prompts, render
 
 Language = Literal["ko", "en"]
 
@@ -57,6 +57,10 @@ def _fence(code: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+Definitions = Callable[[Document, int, int], tuple[RepoFile, ...]]
+"""Signatures, from other files, of what str offsets ``start..end`` of a document use."""
+
+
 def user_message(message: str, context: CodeContext | None, language: Language) -> str:
     """The new user message as the model sees it: ``message`` alone, or wrapped with the
     current code by ``prompts/chat.yaml`` ``user_with_code`` (line numbers shown 1-based).
@@ -74,6 +78,7 @@ def user_message(message: str, context: CodeContext | None, language: Language) 
         truncated=context.truncated,
         fence=_fence(context.code),
         code=context.code,
+        definitions=[{"path": f.path, "text": f.text} for f in context.definitions],
         message=message,
     )
 
@@ -230,18 +235,25 @@ def plan_turn(
     n_ctx: int,
     max_tokens: int,
     count: TokenCounter,
+    definitions: Definitions | None = None,
 ) -> ChatPlan:
     """Prepare one turn: pick the code context (when ``doc`` is given), render the new
     message, and assemble the messages within the context window.
 
     ``selection`` is str offsets into ``doc``; ``max_tokens`` is the ``maxTokens`` setting
     (see :func:`answer_tokens`). Raises ChatError (does not fit), PromptError (broken
-    template) or PositionError (``selection`` outside ``doc``).
+    template) or PositionError (``selection`` outside ``doc``). ``definitions(doc, start,
+    end)`` gives the signatures, from other files, of what str offsets ``start..end`` use
+    (the repository context; None: none).
     """
     answer = answer_tokens(max_tokens, n_ctx)
     context = None
     if doc is not None:
         context = code_context(doc, selection, budget=code_budget(n_ctx, answer), count=count)
+        if definitions is not None:
+            start = doc.line_start(context.first_line)
+            end = doc.line_end(context.last_line)
+            context = replace(context, definitions=definitions(doc, start, end))
     assembled = assemble(
         system=system_prompt(language),
         history=history,

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 
 from codesaga.documents import Document
 from codesaga.documents.span import TextSpan
+from codesaga.prompts import RepoFile
 from codesaga.syntax.scopes import Span, enclosing_scopes
 
 TokenCounter = Callable[[str], int]
@@ -41,6 +42,8 @@ class CodeContext:
     code: str
     source: str
     truncated: bool = False
+    definitions: tuple[RepoFile, ...] = ()
+    """Signatures, from other files of the repository, of what ``code`` uses."""
 
 
 def file_name(uri: str) -> str:

@@ -25,6 +25,8 @@ from codesaga.chat.store import SessionStore, Turn, new_session_id
 from codesaga.documents import Document
 from codesaga.engine import Engine, Generation, GenerationRequest
 from codesaga.errors import CodeSagaError, Superseded
+from codesaga.prompts import RepoFile
+from codesaga.repo.workspace import Workspace
 from codesaga.scheduler import LatestWins, Scheduler
 from codesaga.settings import Settings
 from codesaga.stats import Stats
@@ -45,6 +47,7 @@ class ChatHost(Protocol):
     settings: Settings
     scheduler: Scheduler
     stats: Stats
+    workspace_index: Workspace | None
 
     @property
     def language(self) -> Language:
@@ -138,6 +141,13 @@ class ChatService:
         history = self.history(session_id)
         language = self.host.language
         max_tokens = self.host.settings.max_tokens
+        workspace, budget = self.host.workspace_index, self.host.settings.repo_context_tokens
+        definitions = None
+        if workspace is not None and budget > 0:
+            index = workspace
+
+            def definitions(d: Document, start: int, end: int) -> tuple[RepoFile, ...]:
+                return index.definitions(d, start, end, budget, engine.count_tokens)
 
         def plan() -> ChatPlan:
             return plan_turn(
@@ -150,6 +160,7 @@ class ChatService:
                 n_ctx=engine.n_ctx,
                 max_tokens=max_tokens,
                 count=engine.count_tokens,
+                definitions=definitions,
             )
 
         return engine, plan
