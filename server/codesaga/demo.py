@@ -283,9 +283,14 @@ async def _run_demo(paths: list[Path], env: dict[str, str]) -> int:
     client = DemoClient()
     print(f"CodeSaga {__version__} demo: starting `codesaga serve` …", flush=True)
     await client.start_io(sys.executable, "-m", "codesaga", "serve", env=env)
+    # the files' folder is the workspace: the server indexes it for repository context
+    root = Path(os.path.commonpath([p.resolve().parent for p in paths])) if paths else None
     await client.initialize_async(
         types.InitializeParams(
-            capabilities=client_capabilities(), initialization_options={}, locale="en"
+            capabilities=client_capabilities(),
+            initialization_options={},
+            locale="en",
+            root_uri=root.as_uri() if root is not None else None,
         )
     )
     client.initialized(types.InitializedParams())
