@@ -18,7 +18,6 @@ import sys
 import sysconfig
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from rich.table import Table
 from codesaga.bench.live import BenchError, ServerArm
 from codesaga.bench.replay import stats
 from codesaga.bench.script import summary
-from codesaga.bench.sync import SyncRun, measure_sync
+from codesaga.bench.sync import SyncRun, measure_sync, no_model_env
 
 __all__ = ["copy_workspace", "run_index_bench"]
 
@@ -52,12 +51,6 @@ def copy_workspace(root: Path, files: int, source: Path | None = None) -> int:
         shutil.copyfile(path, target)
         copied += 1
     return copied
-
-
-@dataclass
-class _Server:
-    arm: ServerArm
-    root: Path
 
 
 async def _index_status(arm: ServerArm) -> dict[str, Any]:
@@ -132,12 +125,7 @@ def run_index_bench(
     with tempfile.TemporaryDirectory(prefix="codesaga-bench-") as tmp:
         root = Path(tmp) / "workspace"
         copied = copy_workspace(root, files)
-        server_env = dict(env)
-        server_env.update(  # a model file that does not exist: no model work
-            CODESAGA_CACHE_DIR=str(Path(tmp) / "cache"),
-            CODESAGA_BACKEND="llama",
-            CODESAGA_MODEL=str(Path(tmp) / "no-model.gguf"),
-        )
+        server_env = no_model_env(env, Path(tmp))
         report = asyncio.run(_run(server_env, Path(tmp) / "server.log", root, text, keys))
     report["workspace_files"] = copied
     report["started"] = f"{datetime.now():%Y-%m-%d %H:%M:%S}"

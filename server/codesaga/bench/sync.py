@@ -30,7 +30,7 @@ from codesaga.bench.live import BenchError, ServerArm, proc_peak_rss
 from codesaga.bench.replay import STATS_COMMAND
 from codesaga.bench.script import advance, keystrokes, middle_typing, summary
 
-__all__ = ["SyncRun", "measure_sync", "run_sync_bench", "sync_report"]
+__all__ = ["SyncRun", "measure_sync", "no_model_env", "run_sync_bench", "sync_report"]
 
 URI = "file:///codesaga-bench/sync/inventory.py"
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -140,6 +140,17 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def no_model_env(env: dict[str, str], tmp: Path) -> dict[str, str]:
+    """``env`` for a server with its cache in ``tmp`` and a model file that does not exist:
+    it does no model work."""
+    return {
+        **env,
+        "CODESAGA_CACHE_DIR": str(tmp / "cache"),
+        "CODESAGA_BACKEND": "llama",
+        "CODESAGA_MODEL": str(tmp / "no-model.gguf"),
+    }
+
+
 def run_sync_bench(
     keys: int,
     text: str,
@@ -154,13 +165,7 @@ def run_sync_bench(
         raise BenchError(f"--sync-keys must be at least 1, got {keys}")
     out = console or Console(width=None if sys.stdout.isatty() else 132)
     with tempfile.TemporaryDirectory(prefix="codesaga-bench-") as tmp:
-        server_env = dict(env)
-        server_env.update(  # a model file that does not exist: no model work
-            CODESAGA_CACHE_DIR=str(Path(tmp) / "cache"),
-            CODESAGA_BACKEND="llama",
-            CODESAGA_MODEL=str(Path(tmp) / "no-model.gguf"),
-        )
-        arm = ServerArm(server_env, 0.0, Path(tmp) / "server.log")
+        arm = ServerArm(no_model_env(env, Path(tmp)), 0.0, Path(tmp) / "server.log")
         run = asyncio.run(_run(arm, text, keys))
     report = sync_report(run)
     report["started"] = f"{datetime.now():%Y-%m-%d %H:%M:%S}"

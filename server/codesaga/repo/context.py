@@ -298,16 +298,24 @@ def definitions_in(
         for name in _names_near([lines[row]], 0, grammar):
             if name.parts not in names or (name.called and not names[name.parts].called):
                 names[name.parts] = name
+    found = _definitions(list(names.values()), facts, _Lookup(index, path, buffers))
+    chosen, _ = _fit_definitions(found, budget, count_tokens)
+    chosen.sort(key=lambda s: (s.path, s.start_line, s.text))
+    return chosen
+
+
+def _fit_definitions(
+    definitions: list[Chunk], room: int, count_tokens: Callable[[str], int]
+) -> tuple[list[Snippet], int]:
+    """The definitions' snippets that fit ``room`` tokens, in order, and the room left."""
     chosen: list[Snippet] = []
-    room = budget
-    for chunk in _definitions(list(names.values()), facts, _Lookup(index, path, buffers)):
+    for chunk in definitions:
         snippet_text = _definition_text(chunk)
         cost = count_tokens(snippet_text)
         if snippet_text.strip() and cost <= room:
             chosen.append(Snippet(chunk.path, snippet_text, "definition", chunk.start_line))
             room -= cost
-    chosen.sort(key=lambda s: (s.path, s.start_line, s.text))
-    return chosen
+    return chosen, room
 
 
 def repo_snippets(
@@ -356,14 +364,7 @@ def repo_snippets(
     query = "\n".join([*before, cursor_line[:column]])
     similar = _similar(index, path, query, buffers, definitions)
 
-    chosen: list[Snippet] = []
-    room = budget
-    for chunk in definitions:
-        snippet_text = _definition_text(chunk)
-        cost = count_tokens(snippet_text)
-        if cost <= room and snippet_text.strip():
-            chosen.append(Snippet(chunk.path, snippet_text, "definition", chunk.start_line))
-            room -= cost
+    chosen, room = _fit_definitions(definitions, budget, count_tokens)
     for chunk in similar:
         snippet_text = _cap_lines(chunk.text)
         cost = count_tokens(snippet_text)
