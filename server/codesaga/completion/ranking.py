@@ -64,8 +64,9 @@ def rank(
     log-likelihood (summed over tokens) of candidate + the first :data:`SUFFIX_LINES` lines of
     ``ctx.suffix`` (see the module docstring for the whole procedure).
     ``request.should_stop`` is replaced by the single suggestion's stopping criterion and
-    ``request.temperature`` by :data:`SAMPLE_TEMPERATURE`. ``grammar`` (a :data:`codesaga.syntax.GRAMMARS` name, or None for no syntax
-    check) parses the windows. Returns None once ``request.cancel`` is set.
+    ``request.temperature`` by :data:`SAMPLE_TEMPERATURE`. ``grammar`` (a
+    :data:`codesaga.syntax.GRAMMARS` name, or None for no syntax check) parses the windows.
+    Returns None once ``request.cancel`` is set.
 
     Raises EngineError when the engine fails.
     """
