@@ -88,8 +88,10 @@ class Settings(BaseSettings):
             "similar code from other files) put before the file's own text; 0 = none."
         ),
     )
+    # 1 by default: measured on 80 HumanEval single-line holes with Gemma 3 270M, ranking 4
+    # candidates chose 23 right lines where greedy chose 22, for about 2.5 s more per request
     rank_candidates: int = Field(
-        4,
+        1,
         ge=1,
         le=8,
         description=(

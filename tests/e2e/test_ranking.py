@@ -49,6 +49,21 @@ def test_candidates_are_distinct_single_lines_with_finite_log_probabilities(
     assert greedy.text.startswith(candidates[0].text.split("\n")[0])
 
 
+def test_sampled_candidates_start_with_the_greedy_answer_and_repeat_for_one_prompt(
+    engine: LlamaEngine,
+) -> None:
+    sampled = one_line("def total(items):\n    result = 0\n    for item in items:\n       ")
+    sampled.temperature = 0.8
+    candidates = engine.candidates(sampled, 5)
+    assert len(candidates) == 5
+    for c in candidates:
+        assert c.logprobs and all(math.isfinite(p) and p <= 0.0 for p in c.logprobs)
+    greedy = engine.generate(one_line(sampled.prompt))
+    assert greedy.text.startswith(candidates[0].text.split("\n")[0])
+    # sampling is seeded: the same prompt gives the same candidates
+    assert [c.text for c in engine.candidates(sampled, 5)] == [c.text for c in candidates]
+
+
 def test_scores_are_finite_and_favour_the_candidate_the_suffix_confirms(
     engine: LlamaEngine,
 ) -> None:

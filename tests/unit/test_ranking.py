@@ -7,10 +7,19 @@ import pytest
 
 from codesaga.completion import Completer
 from codesaga.completion.prompt import PromptBuilder
-from codesaga.completion.ranking import Ranked, rank, suffix_head, syntax_errors
+from codesaga.completion.ranking import (
+    MARGIN,
+    SAMPLE_TEMPERATURE,
+    Ranked,
+    not_repeating,
+    rank,
+    suffix_head,
+    syntax_errors,
+)
 from codesaga.context import CompletionContext
 from codesaga.documents import Document, DocumentStore
 from codesaga.engine import GenerationRequest
+from codesaga.engine.base import Candidate
 from codesaga.scheduler import Scheduler
 from codesaga.syntax import new_parser
 
@@ -75,6 +84,55 @@ def test_nothing_is_said_when_every_candidate_is_implausible() -> None:
     engine = RankingFake(choices=["((\n", "x = 1 +\n", "\n"], preference={"((": 0.0})
     ctx = context(engine, before="y = 1\n", after="\nz = 2\n")
     assert ranked(engine, ctx) == Ranked("", 3, 0)
+
+
+class RecordingFake(RankingFake):
+    """A RankingFake that keeps each ``candidates`` call's n and request temperature."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.asked: list[tuple[int, float]] = []
+
+    def candidates(self, request: GenerationRequest, n: int) -> list[Candidate]:
+        self.asked.append((n, request.temperature))
+        return super().candidates(request, n)
+
+
+def test_candidates_are_sampled_at_the_ranking_temperature() -> None:
+    engine = RecordingFake(choices=["a + b\n", "a - b\n"], preference={"a - b": -1.0}, healed=" ")
+    ranked(engine, context(engine), n=4)
+    assert engine.asked == [(4, SAMPLE_TEMPERATURE)]
+    assert SAMPLE_TEMPERATURE > 0.0
+
+
+def test_without_code_after_the_cursor_the_greedy_answer_alone_is_asked_for() -> None:
+    engine = RecordingFake(choices=["a + b\n", "a - b\n"], preference={"a - b": 0.0}, healed=" ")
+    result = ranked(engine, context(engine, after="\n\n   \n"), n=4)
+    assert result == Ranked("a + b", 1, 1)
+    assert engine.asked[0][0] == 1 and engine.scored == []
+
+
+def test_another_candidate_must_beat_the_greedy_one_by_the_margin() -> None:
+    close = {"a + b": -2.0, "a - b": -2.0 + MARGIN / 2}
+    engine = RankingFake(choices=["a + b\n", "a - b\n"], preference=close, healed=" ")
+    assert ranked(engine, context(engine)) == Ranked("a + b", 2, 2)
+    far = {"a + b": -2.0, "a - b": -2.0 + MARGIN * 2}
+    engine = RankingFake(choices=["a + b\n", "a - b\n"], preference=far, healed=" ")
+    assert ranked(engine, context(engine)) == Ranked("a - b", 2, 2)
+
+
+def test_a_candidate_repeating_the_next_line_is_dropped() -> None:
+    suffix = "\n\n    return total\n"
+    assert not_repeating(["return total", "total += x"], suffix) == ["total += x"]
+    assert not_repeating(["return total"], suffix) == ["return total"]
+    assert not_repeating(["x = 1"], "") == ["x = 1"]
+    engine = RankingFake(
+        choices=["print(a)\n", "a + b\n"],
+        preference={"print(a)": 0.0, "a + b": -5.0},
+        healed=" ",
+    )
+    result = ranked(engine, context(engine, after="\n    print(a)\n"))
+    assert result == Ranked("a + b", 2, 1)
 
 
 def test_cancelled_ranking_answers_none() -> None:

@@ -113,8 +113,10 @@ class RankingEngine(Protocol):
     reuses it."""
 
     def candidates(self, request: GenerationRequest, n: int) -> list[Candidate]:
-        """Up to ``n`` continuations of ``request.prompt`` that begin with distinct tokens (the
-        ``n`` most likely first tokens, each continued greedily). Each ends before a stop
+        """Up to ``n`` continuations of ``request.prompt``: with ``request.temperature`` 0,
+        the ``n`` most likely distinct first tokens, each continued greedily; otherwise the
+        greedy continuation first, then ``n - 1`` sampled at that temperature (they may
+        repeat one another; the same prompt gives the same ones). Each ends before a stop
         string, at an end-of-generation token, once ``request.should_stop(text)`` holds or
         after ``request.max_tokens`` tokens. Fewer come back once ``request.cancel`` is set.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -37,6 +37,34 @@ call's rows."""
 SAMPLING: dict[str, Any] = {"top_k": 40, "top_p": 0.95, "repeat_penalty": 1.0}
 """Sampling settings of every generation besides its temperature (``create_completion``
 keyword arguments); the bench's raw arm uses them too."""
+
+SAMPLE_SEED = 0
+"""Seed of the random generator that draws sampled ranking candidates (:meth:`candidates`)."""
+
+
+def _argmax(row: np.ndarray) -> int:
+    """The most likely token of a logits ``row``."""
+    return int(np.argmax(row))
+
+
+def sample_token(
+    row: np.ndarray,
+    rng: np.random.Generator,
+    temperature: float,
+    top_k: int = int(SAMPLING["top_k"]),
+    top_p: float = float(SAMPLING["top_p"]),
+) -> int:
+    """A token drawn from the logits ``row`` at ``temperature`` (> 0) among the ``top_k`` most
+    likely tokens, cut to the fewest whose probabilities add up to ``top_p``."""
+    k = min(top_k, row.shape[0])
+    top = np.argpartition(-row, k - 1)[:k]
+    top = top[np.argsort(-row[top], kind="stable")]
+    logits = row[top].astype(np.float64) / temperature
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    keep = min(k, int(np.searchsorted(np.cumsum(p), top_p)) + 1)
+    p = p[:keep] / p[:keep].sum()
+    return int(top[rng.choice(keep, p=p)])
 
 
 def gpu_offload_supported() -> bool:
@@ -228,8 +256,12 @@ class LlamaEngine:
         return tokens
 
     def candidates(self, request: GenerationRequest, n: int) -> list[Candidate]:
-        """Up to ``n`` continuations beginning with the ``n`` most likely distinct first tokens,
-        each continued greedily; see :class:`codesaga.engine.base.RankingEngine`.
+        """Up to ``n`` continuations of the prompt; see
+        :class:`codesaga.engine.base.RankingEngine`. With ``request.temperature`` 0: the ``n``
+        most likely distinct first tokens, each continued greedily. Otherwise the greedy
+        continuation, then ``n - 1`` drawn at that temperature (:func:`sample_token`, top-k
+        and top-p of :data:`SAMPLING`) from a generator seeded with :data:`SAMPLE_SEED`, so
+        that one prompt always gives the same candidates.
 
         The context holds one sequence (llama-cpp-python creates it with ``n_seq_max`` 1), so
         the branches are decoded one after the other, each from the prompt's KV cells: the
@@ -238,11 +270,22 @@ class LlamaEngine:
         with self._at_prompt(request) as first:
             if first is None:
                 return out
-            firsts = np.argsort(-first)[:n]
-            for token in firsts.tolist():
+            if request.temperature <= 0.0:
+                branches = [(int(t), _argmax) for t in np.argsort(-first)[:n].tolist()]
+            else:
+                rng = np.random.default_rng(SAMPLE_SEED)
+                temperature = request.temperature
+
+                def draw(row: np.ndarray) -> int:
+                    return sample_token(row, rng, temperature)
+
+                branches = [(_argmax(first), _argmax)]
+                branches += [(-1, draw)] * (n - 1)
+            for token, pick in branches:
                 if request.cancel.is_set():
                     break
-                out.append(self._branch(request, first, int(token)))
+                start = token if token >= 0 else pick(first)
+                out.append(self._branch(request, first, start, pick))
                 self._truncate(self._prompt_len)
         return out
 
@@ -299,9 +342,15 @@ class LlamaEngine:
             self._truncate(min(self.llm.n_tokens, len(tokens)))
             self.llm._requires_eval = True
 
-    def _branch(self, request: GenerationRequest, first: np.ndarray, token: int) -> Candidate:
-        """Continue the prompt greedily from ``token``; the KV cache then holds what was
-        decoded after the prompt."""
+    def _branch(
+        self,
+        request: GenerationRequest,
+        first: np.ndarray,
+        token: int,
+        pick: Callable[[np.ndarray], int] = _argmax,
+    ) -> Candidate:
+        """Continue the prompt from ``token``, each next token chosen by ``pick`` from its
+        logits row; the KV cache then holds what was decoded after the prompt."""
         import llama_cpp
 
         vocab = llama_cpp.llama_model_get_vocab(self.llm._model.model)
@@ -325,7 +374,7 @@ class LlamaEngine:
                 break
             self.llm.eval([token])
             row = self._row(-1)
-            token = int(np.argmax(row))
+            token = pick(row)
         return Candidate(text, tuple(logprobs))
 
     def _decode_all(self, ids: list[int]) -> list[np.ndarray]:
