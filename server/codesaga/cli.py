@@ -334,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     evals.add_argument(
         "--ablate",
         action="store_true",
-        help="also run the server without repository context and without suffix ranking",
+        help="also run the server without repository context, and with suffix ranking "
+        "(models without FIM tokens)",
     )
     evals.add_argument("--json", metavar="PATH", help="write the JSON report here")
     evals.add_argument("--seed", type=int, default=0, help="seed of the task sampling (0)")

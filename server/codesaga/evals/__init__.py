@@ -6,7 +6,8 @@ For each model, the same tasks are answered by
   with the model's own FIM prompt (or the prefix alone) over the whole file;
 * the **server** arm (:mod:`codesaga.evals.live`): a real ``codesaga serve`` per scratch
   workspace, asked over LSP; with ``ablate`` also a server without repository context
-  (``repoContextTokens: 0``) and one without suffix ranking (``rankCandidates: 1``).
+  (``repoContextTokens: 0``) and, for models without FIM tokens, one with suffix ranking
+  (``rankCandidates: 4``; off by default).
 
 The arms take turns task by task, so that what else runs on the machine hits them alike.
 Suites: ``humaneval`` (:mod:`codesaga.evals.humaneval`, single-line infilling scored by
@@ -54,9 +55,12 @@ __all__ = [
 ABLATIONS: dict[str, dict[str, Any]] = {
     "server": {},
     "server-no-repo": {"repoContextTokens": 0},
-    "server-no-rank": {"rankCandidates": 1},
+    "server-rank": {"rankCandidates": 4},
 }
-"""The server arms and the initializationOptions each adds."""
+"""The server arms and the initializationOptions each adds: as configured by default, without
+repository context, and with suffix ranking (off by default; it applies to models without FIM
+tokens only, so FIM models skip that arm)."""
+RANKING_ARM = "server-rank"
 
 
 def default_models() -> tuple[str, ...]:
@@ -80,7 +84,7 @@ class EvalOptions:
     limit: int | None = None
     """At most this many tasks per suite."""
     ablate: bool = False
-    """Also run the server without repository context and without suffix ranking."""
+    """Also run the server without repository context, and with suffix ranking."""
     json_path: Path | None = None
     """Where to write the JSON report; None = ``<cacheDir>/eval/eval-<time>.json``."""
     seed: int = 0
@@ -177,8 +181,11 @@ def run_eval(options: EvalOptions, console: Console | None = None) -> dict[str, 
                     n_threads=settings.threads,
                     n_gpu_layers=settings.gpu_layers,
                 )
+                model_arms = tuple(a for a in arms if not (a == RANKING_ARM and raw.fim))
                 try:
-                    run = _Run(label, path, tasks, workspaces, arms, server_options, tmp, on_task)
+                    run = _Run(
+                        label, path, tasks, workspaces, model_arms, server_options, tmp, on_task
+                    )
                     records += asyncio.run(_run_model(run, raw))
                 finally:
                     raw.close()

@@ -11,14 +11,14 @@ from rich.table import Table
 
 from codesaga.bench.script import percentile
 
-ARMS = ("raw", "server", "server-no-repo", "server-no-rank")
+ARMS = ("raw", "server", "server-no-repo", "server-rank")
 """Every arm, in table order: the raw model, the server, and the ablations (the server
 without repository context, and without suffix ranking)."""
 ARM_TITLES = {
     "raw": "raw",
     "server": "server",
     "server-no-repo": "server −repo ctx",
-    "server-no-rank": "server −ranking",
+    "server-rank": "server +ranking",
 }
 METRICS = {"humaneval": ("pass",), "repo": ("exact", "edit_sim", "identifier")}
 """The metrics of each suite shown in the table (the JSON holds every metric scored)."""
