@@ -29,7 +29,11 @@ _MAX_SIMILAR = 4
 _SEARCH_LIMIT = 12
 _AMBIGUOUS = 4  # a bare name defined this many times or more says nothing
 _MAX_SNIPPET_LINES = 40
-_MIN_SIMILARITY = 0.05
+_MIN_SIMILARITY = 0.3
+"""Least Jaccard index of the term sets of a similar chunk and the lines before the cursor.
+On 30 repository tasks of ``codesaga eval`` with Qwen2.5-Coder 0.5B, weakly similar chunks
+(0.05 and up, filling a 384-token budget) lowered identifier accuracy to 0.53, against 0.60
+with definitions alone: only code that shares many of its names is worth the tokens."""
 
 _CODE_TOKEN = re.compile(r"[A-Za-z_$][\w$]*(?:[ \t]*\.[ \t]*[A-Za-z_$][\w$]*)*(?P<call>[ \t]*\()?")
 _HASH_COMMENT = re.compile(r"#[^\n]*")
