@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         le=8,
         description=(
             "Candidates ranked by the code after the cursor, for models without FIM tokens, "
-            "in invoked requests and suggestions prepared ahead; 1 = greedy only."
+            "in invoked requests; 1 = greedy only."
         ),
     )
     style_guide: str = Field(

@@ -65,7 +65,7 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
   { key: 'threads', type: 'integer', default: 0, minimum: 0 },
   { key: 'styleGuide', type: 'string', default: '' },
   { key: 'repoContextTokens', type: 'integer', default: 384, minimum: 0, maximum: 8192 },
-  { key: 'rankCandidates', type: 'integer', default: 4, minimum: 1, maximum: 8 },
+  { key: 'rankCandidates', type: 'integer', default: 1, minimum: 1, maximum: 8 },
 ];
 
 /** Settings only the extension reads (how to start the server); never sent to the server. */

@@ -93,7 +93,7 @@ const DEFAULTS = {
   threads: 0,
   styleGuide: '',
   repoContextTokens: 384,
-  rankCandidates: 4,
+  rankCandidates: 1,
   openai: { baseUrl: 'http://127.0.0.1:8080/v1', apiKey: '', model: '' },
 };
 

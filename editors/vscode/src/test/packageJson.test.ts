@@ -90,7 +90,7 @@ describe('package.json contributes.configuration', () => {
       'codesaga.threads': 0,
       'codesaga.styleGuide': '',
       'codesaga.repoContextTokens': 384,
-      'codesaga.rankCandidates': 4,
+      'codesaga.rankCandidates': 1,
       'codesaga.server.path': 'codesaga',
       'codesaga.server.pythonPath': '',
       'codesaga.server.extraArgs': [],
