@@ -8,10 +8,11 @@ import pytest
 from lsprotocol import types
 from rich.console import Console
 
+from codesaga.bench.live import index_ready
 from codesaga.cli import build_parser
 from codesaga.evals import EvalOptions, plan_tasks
 from codesaga.evals.humaneval import candidate_lines, humaneval_tasks, load_problems, make_task
-from codesaga.evals.live import _answer, index_ready
+from codesaga.evals.live import _answer
 from codesaga.evals.metrics import edit_similarity, exact_match, identifier_match, score
 from codesaga.evals.raw import fit_window, head_within, tail_within
 from codesaga.evals.report import Record, render, summarize

@@ -17,7 +17,6 @@ import shutil
 import sys
 import sysconfig
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,6 @@ from codesaga.bench.script import summary
 from codesaga.bench.sync import SyncRun, measure_sync, no_model_env
 
 __all__ = ["copy_workspace", "run_index_bench"]
-
-INDEX_TIMEOUT_SECONDS = 600.0
-POLL_SECONDS = 0.1
-
 
 def copy_workspace(root: Path, files: int, source: Path | None = None) -> int:
     """Copy the first ``files`` ``*.py`` files (by sorted path) of ``source`` (default: this
@@ -62,16 +57,12 @@ async def _index_status(arm: ServerArm) -> dict[str, Any]:
 
 
 async def _until_indexed(arm: ServerArm) -> dict[str, Any]:
-    started = time.perf_counter()
-    while True:
-        index = await _index_status(arm)
-        if index.get("state") == "failed":
-            raise BenchError(f"the workspace index failed: {index.get('error')}")
-        if index.get("state") not in ("idle", "indexing"):
-            return index
-        if time.perf_counter() - started > INDEX_TIMEOUT_SECONDS:
-            raise BenchError("the workspace was not indexed in time")
-        await asyncio.sleep(POLL_SECONDS)
+    index = await arm.wait_indexed()
+    if index is None:
+        raise BenchError("the server reported no workspace index")
+    if index.get("state") == "failed":
+        raise BenchError(f"the workspace index failed: {index.get('error')}")
+    return index
 
 
 async def _run(env: dict[str, str], log: Path, root: Path, text: str, keys: int) -> dict[str, Any]:

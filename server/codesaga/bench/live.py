@@ -27,9 +27,29 @@ from codesaga.bench.script import TypingPlan
 from codesaga.bench.typist import Typist
 from codesaga.demo import DemoClient, client_capabilities
 
-__all__ = ["READY_TIMEOUT_SECONDS", "BenchError", "ServerArm", "proc_peak_rss"]
+__all__ = [
+    "INDEX_POLL_SECONDS",
+    "INDEX_TIMEOUT_SECONDS",
+    "READY_TIMEOUT_SECONDS",
+    "BenchError",
+    "ServerArm",
+    "index_ready",
+    "proc_peak_rss",
+]
 
 READY_TIMEOUT_SECONDS = 600.0
+INDEX_POLL_SECONDS = 0.2
+INDEX_TIMEOUT_SECONDS = 600.0
+
+
+def index_ready(result: dict[str, Any] | None) -> bool:
+    """Whether a ``codesaga.stats`` answer says the workspace index is done with: it has no
+    ``index`` object (a server without a workspace index), or its ``state`` is neither
+    ``idle`` (not started yet) nor ``indexing``."""
+    if result is None:
+        return True
+    index = result.get("index")
+    return not isinstance(index, dict) or index.get("state") not in ("idle", "indexing")
 
 
 class BenchError(Exception):
@@ -125,6 +145,20 @@ class ServerArm:
                 if not chunk:
                     return
                 log.write(chunk)
+
+    async def wait_indexed(self) -> dict[str, Any] | None:
+        """Poll ``codesaga.stats`` until :func:`index_ready`; the ``index`` object then (its
+        ``state`` and figures), or None for a server without a workspace index. Raises
+        BenchError after :data:`INDEX_TIMEOUT_SECONDS`."""
+        started = time.perf_counter()
+        while True:
+            result = await stats(self.client)
+            if index_ready(result):
+                index = (result or {}).get("index")
+                return index if isinstance(index, dict) else None
+            if time.perf_counter() - started > INDEX_TIMEOUT_SECONDS:
+                raise BenchError("the server did not index its workspace in time")
+            await asyncio.sleep(INDEX_POLL_SECONDS)
 
     def pid(self) -> int | None:
         """The server's process id (None before it started)."""

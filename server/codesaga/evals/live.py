@@ -17,25 +17,11 @@ from typing import Any
 
 from lsprotocol import types
 
-from codesaga.bench.live import BenchError, ServerArm
-from codesaga.bench.replay import stats
+from codesaga.bench.live import ServerArm
 from codesaga.bench.script import end_position
 from codesaga.bench.typist import PAUSE_TIMEOUT_SECONDS
 
-__all__ = ["INDEX_POLL_SECONDS", "INDEX_TIMEOUT_SECONDS", "EvalServer", "index_ready"]
-
-INDEX_POLL_SECONDS = 0.2
-INDEX_TIMEOUT_SECONDS = 600.0
-
-
-def index_ready(result: dict[str, Any] | None) -> bool:
-    """Whether a ``codesaga.stats`` answer lets the questions begin: it has no ``index``
-    object (a server without a workspace index), or its ``state`` is neither ``idle`` (not
-    started yet) nor ``indexing``."""
-    if result is None:
-        return True
-    index = result.get("index")
-    return not isinstance(index, dict) or index.get("state") not in ("idle", "indexing")
+__all__ = ["EvalServer"]
 
 
 class EvalServer(ServerArm):
@@ -48,24 +34,12 @@ class EvalServer(ServerArm):
         super().__init__(env, 0.0, log_path)
         self.root = root
         self.options = dict(options)
-        self.index_seconds = 0.0
-        """Seconds from the model being ready to the workspace index being ready."""
 
     async def begin(self) -> None:
         """Start the server on :attr:`root`, wait for its model and its workspace index.
         Raises BenchError when it fails to start, to load its model, or to index in time."""
         await self.start(root=self.root, options=self.options)
         await self.wait_indexed()
-
-    async def wait_indexed(self) -> None:
-        """Poll ``codesaga.stats`` until :func:`index_ready`. Raises BenchError after
-        :data:`INDEX_TIMEOUT_SECONDS`."""
-        started = time.perf_counter()
-        while not index_ready(await stats(self.client)):
-            if time.perf_counter() - started > INDEX_TIMEOUT_SECONDS:
-                raise BenchError("the server did not index its workspace in time")
-            await asyncio.sleep(INDEX_POLL_SECONDS)
-        self.index_seconds = time.perf_counter() - started
 
     async def complete(self, path: str, text: str, offset: int) -> tuple[str, float]:
         """(answer, seconds) for the document ``path`` (relative to :attr:`root`) holding
