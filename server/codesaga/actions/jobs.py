@@ -16,7 +16,8 @@ from codesaga.actions.messages import Lang, action_title, say
 from codesaga.docstrings import DocTarget
 from codesaga.documents import Document
 from codesaga.engine import ChatMessage
-from codesaga.prompts import PromptError, RepoFile, prompt_file, render
+from codesaga.prompts import PromptError, prompt_file, render
+from codesaga.repo.workspace import Definitions
 from codesaga.targets import Target, indent_code
 
 __all__ = [
@@ -62,7 +63,7 @@ class Planner:
     count_tokens: Callable[[str], int]
     n_ctx: int
     style_guide: str = ""
-    definitions: Callable[[Document, int, int], tuple[RepoFile, ...]] | None = None
+    definitions: Definitions | None = None
     """Signatures, from other files of the repository, of what str offsets ``start..end``
     of a document use (None: no repository context)."""
 

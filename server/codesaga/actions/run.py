@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,8 +24,7 @@ from codesaga.answers import Finding
 from codesaga.documents import Document
 from codesaga.engine import Engine, GenerationRequest
 from codesaga.errors import CodeSagaError, Superseded
-from codesaga.prompts import RepoFile
-from codesaga.repo.workspace import Workspace
+from codesaga.repo.workspace import Workspace, definitions_source
 from codesaga.scheduler import Scheduler
 from codesaga.settings import Settings
 from codesaga.stats import Stats
@@ -101,19 +99,6 @@ def stale_message(
     )
 
 
-def _definitions(
-    workspace: Workspace | None, settings: Settings, engine: Engine
-) -> Callable[[Document, int, int], tuple[RepoFile, ...]] | None:
-    """What a Planner asks for the definitions a target uses (None without repository
-    context)."""
-    budget = settings.repo_context_tokens
-    if workspace is None or budget <= 0:
-        return None
-    return lambda doc, start, end: workspace.definitions(
-        doc, start, end, budget, engine.count_tokens
-    )
-
-
 async def model_answer(
     host: ActionHost,
     doc: Document,
@@ -137,7 +122,9 @@ async def model_answer(
         engine.count_tokens,
         engine.n_ctx,
         settings.style_guide,
-        definitions=_definitions(host.workspace_index, settings, engine),
+        definitions=definitions_source(
+            host.workspace_index, settings.repo_context_tokens, engine.count_tokens
+        ),
     )
 
     def work() -> tuple[Job, Any]:

@@ -8,7 +8,7 @@ user+assistant pair first (:func:`trim_history`). Token counts are model tokens,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -18,7 +18,8 @@ from codesaga.documents import Document
 from codesaga.documents.span import TextSpan
 from codesaga.engine import ChatMessage
 from codesaga.errors import InvalidParams
-from codesaga.prompts import RepoFile, chat_prompts, render
+from codesaga.prompts import chat_prompts, render
+from codesaga.repo.workspace import Definitions
 
 Language = Literal["ko", "en"]
 
@@ -55,10 +56,6 @@ def _fence(code: str) -> str:
         run = run + 1 if ch == "`" else 0
         longest = max(longest, run)
     return "`" * max(3, longest + 1)
-
-
-Definitions = Callable[[Document, int, int], tuple[RepoFile, ...]]
-"""Signatures, from other files, of what str offsets ``start..end`` of a document use."""
 
 
 def user_message(message: str, context: CodeContext | None, language: Language) -> str:

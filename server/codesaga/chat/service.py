@@ -25,8 +25,7 @@ from codesaga.chat.store import SessionStore, Turn, new_session_id
 from codesaga.documents import Document
 from codesaga.engine import Engine, Generation, GenerationRequest
 from codesaga.errors import CodeSagaError, Superseded
-from codesaga.prompts import RepoFile
-from codesaga.repo.workspace import Workspace
+from codesaga.repo.workspace import Workspace, definitions_source
 from codesaga.scheduler import LatestWins, Scheduler
 from codesaga.settings import Settings
 from codesaga.stats import Stats
@@ -141,13 +140,9 @@ class ChatService:
         history = self.history(session_id)
         language = self.host.language
         max_tokens = self.host.settings.max_tokens
-        workspace, budget = self.host.workspace_index, self.host.settings.repo_context_tokens
-        definitions = None
-        if workspace is not None and budget > 0:
-            index = workspace
-
-            def definitions(d: Document, start: int, end: int) -> tuple[RepoFile, ...]:
-                return index.definitions(d, start, end, budget, engine.count_tokens)
+        definitions = definitions_source(
+            self.host.workspace_index, self.host.settings.repo_context_tokens, engine.count_tokens
+        )
 
         def plan() -> ChatPlan:
             return plan_turn(

@@ -32,6 +32,22 @@ and separators the template adds."""
 _HASH_COMMENT = frozenset({"python", None})
 
 
+Definitions = Callable[[Document, int, int], tuple[RepoFile, ...]]
+"""Signatures, from other files of the repository, of what str offsets ``start..end`` of a
+document use (see :meth:`Workspace.definitions`)."""
+
+
+def definitions_source(
+    workspace: Workspace | None, budget: int, count_tokens: Callable[[str], int]
+) -> Definitions | None:
+    """The definitions code actions and chat put in their prompts: ``workspace``'s, at most
+    ``budget`` model tokens as ``count_tokens`` counts them; None without a workspace or
+    with no budget (no repository context)."""
+    if workspace is None or budget <= 0:
+        return None
+    return lambda doc, start, end: workspace.definitions(doc, start, end, budget, count_tokens)
+
+
 def uri_path(uri: str) -> Path | None:
     """The local path of a ``file:`` URI (None for other schemes)."""
     parts = urlsplit(uri)
@@ -193,7 +209,7 @@ class Workspace:
         """The repository context at str ``offset`` in ``doc``: definitions of the names near
         the cursor and similar code, from the index and the other open documents, within
         ``budget`` model tokens (see :func:`codesaga.repo.context.repo_snippets`)."""
-        path = self.relative(doc.uri) or doc.uri.rsplit("/", 1)[-1]
+        path = self._prompt_path(doc)
         buffers = self._buffers(doc)
         try:
             snippets = repo_snippets(
@@ -226,7 +242,7 @@ class Workspace:
         try:
             snippets = definitions_in(
                 self._index,
-                self.relative(doc.uri) or doc.uri.rsplit("/", 1)[-1],
+                self._prompt_path(doc),
                 doc.text,
                 start,
                 end,
@@ -239,6 +255,10 @@ class Workspace:
             log.warning("repository definitions failed: %s", type(exc).__name__)
             return ()
         return prompt_files(snippets)
+
+    def _prompt_path(self, doc: Document) -> str:
+        """``doc``'s path relative to the root, or its file name when it lies outside."""
+        return self.relative(doc.uri) or doc.uri.rsplit("/", 1)[-1]
 
     def _buffers(self, doc: Document) -> dict[str, str]:
         """The other open documents' text by workspace-relative path."""
