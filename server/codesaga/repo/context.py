@@ -11,7 +11,7 @@ import builtins
 import functools
 import keyword
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -128,8 +128,14 @@ def _names_near(lines: list[str], row: int, grammar: str | None) -> list[_Name]:
     order = [row]
     for distance in range(1, _AROUND_LINES + 1):
         order.extend(r for r in (row - distance, row + distance) if 0 <= r < len(lines))
+    return _names_in(lines, order, grammar)
+
+
+def _names_in(lines: list[str], rows: Iterable[int], grammar: str | None) -> list[_Name]:
+    """Distinct identifier chains on ``rows`` of ``lines``, in the order first seen; a chain
+    seen both bare and called counts as called."""
     found: dict[tuple[str, ...], _Name] = {}
-    for r in order:
+    for r in rows:
         code = _strip_noise(lines[r], grammar)
         for match in _CODE_TOKEN.finditer(code):
             chain = match.group(0).rstrip("( \t")
@@ -297,12 +303,8 @@ def definitions_in(
     first = text.count("\n", 0, start)
     lines = text.split("\n")
     last = min(text.count("\n", 0, max(start, end)), len(lines) - 1)
-    names: dict[tuple[str, ...], _Name] = {}
-    for row in range(first, last + 1):
-        for name in _names_near([lines[row]], 0, grammar):
-            if name.parts not in names or (name.called and not names[name.parts].called):
-                names[name.parts] = name
-    found = _definitions(list(names.values()), facts, _Lookup(index, path, buffers))
+    names = _names_in(lines, range(first, last + 1), grammar)
+    found = _definitions(names, facts, _Lookup(index, path, buffers))
     chosen, _ = _fit_definitions(found, budget, count_tokens)
     chosen.sort(key=lambda s: (s.path, s.start_line, s.text))
     return chosen
