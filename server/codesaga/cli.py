@@ -1,4 +1,4 @@
-"""The ``codesaga`` command: serve | complete | demo | doctor | models."""
+"""The ``codesaga`` command: serve | complete | demo | doctor | engine | models | bench | eval."""
 
 from __future__ import annotations
 
@@ -120,7 +120,60 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Print what this machine can do: llama-cpp-python, GPU offload, the model, its speed."""
+    """Print what this machine can do: llama-cpp-python, GPU offload, the model, its speed;
+    with ``backend: openai`` (or ``--engine URL``), check the engine instead."""
+    from codesaga.settings import Settings
+
+    settings = _settings(args)
+    assert isinstance(settings, Settings)
+    if args.engine:
+        settings.backend = "openai"
+        settings.openai.base_url = args.engine
+    if settings.backend == "openai":
+        from codesaga.engine.doctor import check_engine
+
+        setup_logging("warning", None)
+        ok = check_engine(
+            settings.openai,
+            n_ctx=settings.context_size,
+            say=lambda label, value: print(f"{label:<19} {value}"),
+        )
+        return 0 if ok else 1
+    return _doctor_local(settings)
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    """Start llama-cpp-python's OpenAI-compatible server for a registry model, after printing
+    the settings editors need; the process becomes the engine (exec)."""
+    from codesaga.engine.launch import EngineLaunch, check_installed
+    from codesaga.models import auto_choice, resolve
+    from codesaga.settings import Settings
+
+    check_installed()
+    settings = _settings(args)
+    assert isinstance(settings, Settings)
+    name = settings.model
+    if name == "auto":
+        name = auto_choice(settings.resolved_cache_dir())
+    path = resolve(name, settings.resolved_cache_dir())
+    launch = EngineLaunch(
+        model_path=path,
+        alias=Path(name).stem if name.endswith(".gguf") else name,
+        host=args.host,
+        port=args.port,
+        n_ctx=args.context_size or settings.context_size,
+        gpu_layers=settings.gpu_layers if args.gpu_layers is None else args.gpu_layers,
+        threads=settings.threads,
+        api_key=os.environ.get("CODESAGA_OPENAI_API_KEY", ""),
+    )
+    print(f"CodeSaga engine: {launch.alias} ({path}) on {launch.base_url}")
+    print(launch.editor_settings(), flush=True)
+    argv = launch.argv()
+    os.execv(argv[0], argv)
+    return 0  # not reached
+
+
+def _doctor_local(settings: object) -> int:
     import llama_cpp
 
     from codesaga.engine import GenerationRequest
@@ -129,7 +182,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from codesaga.settings import Settings
 
     setup_logging("warning", None)
-    settings = _settings(args)
     assert isinstance(settings, Settings)
     print(f"codesaga            {__version__}")
     print(f"llama-cpp-python    {llama_cpp.__version__}")
@@ -269,9 +321,30 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     complete.set_defaults(func=cmd_complete)
 
-    doctor = sub.add_parser("doctor", help="check llama-cpp-python, GPU offload and the model")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check llama-cpp-python, GPU offload and the model; or the engine (backend openai)",
+    )
     doctor.add_argument("--model", help="registry name or GGUF path (default: settings)")
+    doctor.add_argument(
+        "--engine", metavar="URL", help="check the OpenAI-compatible engine at URL (its /v1)"
+    )
     doctor.set_defaults(func=cmd_doctor)
+
+    engine = sub.add_parser(
+        "engine",
+        help="start llama-cpp-python's OpenAI-compatible server for a model, to share it",
+    )
+    engine.add_argument("--model", help="registry name or GGUF path (default: settings)")
+    engine.add_argument("--host", default="127.0.0.1", help="listen address (127.0.0.1)")
+    engine.add_argument("--port", type=int, default=8080, help="listen port (8080)")
+    engine.add_argument(
+        "--context-size", type=int, help="context window in tokens (default: settings)"
+    )
+    engine.add_argument(
+        "--gpu-layers", type=int, help="layers offloaded to the GPU; -1 = all (default: settings)"
+    )
+    engine.set_defaults(func=cmd_engine)
 
     models = sub.add_parser("models", help="list or download known models")
     models.add_argument("action", choices=["list", "pull"])

@@ -46,7 +46,7 @@ class OpenAISettings(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     base_url: str = "http://127.0.0.1:8080/v1"
-    api_key: str = ""
+    api_key: str = Field("", repr=False)
     model: str = ""
 
 

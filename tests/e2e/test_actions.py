@@ -17,8 +17,9 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
+from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
-from pytest_lsp.client import make_test_lsp_client
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 from codesaga.documents import DocumentStore
 from codesaga.syntax.languages import new_parser
@@ -30,10 +31,12 @@ APPLIED: list[types.ApplyWorkspaceEditParams] = []
 FIXTURE = "orders.py"
 
 
-def make_client() -> LanguageClient:
+def make_client(features: dict[str, Any] | None = None) -> LanguageClient:
     """pytest-lsp's client, decoding CodeActions that carry a command as CodeActions (its
-    default hook turns them into bare Commands), and accepting workspace/applyEdit."""
-    client = make_test_lsp_client()
+    default hook turns them into bare Commands), and accepting workspace/applyEdit.
+    ``features``: handlers that replace pytest-lsp's own (by method name)."""
+    client = LanguageClient(converter_factory=default_converter)
+    register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES, **(features or {})})
     converter = client.protocol._converter
 
     def code_action_or_command(value: Any, _type: Any) -> types.Command | types.CodeAction:

@@ -31,6 +31,7 @@ from codesaga.bench.sync import SyncRun, measure_sync, no_model_env
 
 __all__ = ["copy_workspace", "run_index_bench"]
 
+
 def copy_workspace(root: Path, files: int, source: Path | None = None) -> int:
     """Copy the first ``files`` ``*.py`` files (by sorted path) of ``source`` (default: this
     Python's site-packages) into ``root``, keeping their relative paths; returns how many."""

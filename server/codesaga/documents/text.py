@@ -49,7 +49,6 @@ __all__ = [
 ]
 
 
-
 class Document:
     """One open text document (a snapshot: treat every attribute as read-only).
 

@@ -68,10 +68,16 @@ class Engine(Protocol):
 
     model_id: str
     """Stable identity of the model (file name and size), part of every cache key."""
-    template: FimTemplate
-    """The FIM family's template for this model."""
-    n_ctx: int
-    """Context window in tokens."""
+
+    @property
+    def template(self) -> FimTemplate:
+        """The FIM family's template for this model."""
+        ...
+
+    @property
+    def n_ctx(self) -> int:
+        """Context window in tokens."""
+        ...
 
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in ``text`` (no BOS)."""

@@ -12,6 +12,7 @@ from lsprotocol import types
 from codesaga.completion import Suggestion
 from codesaga.completion.prefetch import prefetch_after_accept
 from codesaga.documents import Document
+from codesaga.engine.faults import EngineFault
 from codesaga.lsp.server import CodeSagaServer
 
 log = logging.getLogger(__name__)
@@ -27,13 +28,19 @@ async def suggest(
     server: CodeSagaServer, uri: str, position: types.Position, *, fresh: bool = False
 ) -> tuple[Document, Suggestion]:
     """Get the document and ask the completer. ``fresh``: ask the model anew (see
-    :meth:`Completer.complete`, which lists the errors raised).
+    :meth:`Completer.complete`, which lists the errors raised). A remote engine's fault
+    gives an empty suggestion: the user hears of it once, not at every key.
 
     The document's tree may be stale (edited, not re-parsed): the completion context only
     reads imports and enclosing headers from it, and must not wait for a parse."""
     doc = server.document(uri, parsed=False)
     completer = await server.ready_completer()
-    return doc, await completer.complete(doc, doc.offset_at(position), fresh=fresh)
+    offset = doc.offset_at(position)
+    try:
+        return doc, await completer.complete(doc, offset, fresh=fresh)
+    except EngineFault as fault:  # the user was told once (announce_faults), not per key
+        log.debug("no suggestion: %s", fault.kind)
+        return doc, Suggestion("", offset, "model", 0.0)
 
 
 def register(server: CodeSagaServer) -> None:

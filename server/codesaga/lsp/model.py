@@ -9,6 +9,7 @@ keeps serving and a later settings change loads again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import threading
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from codesaga.cache import CompletionCache
 from codesaga.completion import Completer
 from codesaga.engine import Engine
+from codesaga.engine.faults import EngineFault, FaultWatch
 from codesaga.errors import CodeSagaError
 from codesaga.loader import load_engine
 from codesaga.scheduler import Scheduler
@@ -94,6 +96,7 @@ class ModelService:
             if old is not None:
                 await server.scheduler.run(threading.Event(), old.close)
             engine = await asyncio.to_thread(load_engine, settings)
+            announce_faults(server, engine)
             if self.cache is None:
                 self.cache = await asyncio.to_thread(
                     CompletionCache, settings.resolved_cache_dir() / "completions"
@@ -153,6 +156,28 @@ class ModelService:
         """Close the completion cache (at shutdown)."""
         if self.cache is not None:
             self.cache.close()
+
+
+def announce_faults(server: CodeSagaServer, engine: Engine) -> None:
+    """Show the user each change of a remote engine's health, once (``window/showMessage``):
+    a fault as an error when it starts or becomes another, and the recovery. Engines without
+    a :class:`~codesaga.engine.faults.FaultWatch` (the in-process one) are left alone."""
+    watch = getattr(engine, "watch", None)
+    if not isinstance(watch, FaultWatch):
+        return
+    loop = asyncio.get_running_loop()
+
+    def heard(now: EngineFault | None, before: EngineFault | None) -> None:
+        if now is not None:
+            message, error = f"CodeSaga: {now.text(server.language)}", True
+        else:
+            back = "the engine answers again"
+            if server.language == "ko":
+                back = "엔진이 다시 응답합니다"
+            message, error = f"CodeSaga: {back} ({before.url if before else ''})", False
+        loop.call_soon_threadsafe(functools.partial(server.show, message, error=error))
+
+    watch.listener = heard
 
 
 def collect_after_model_work(scheduler: Scheduler) -> None:
