@@ -146,6 +146,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     """Start llama-cpp-python's OpenAI-compatible server for a registry model, after printing
     the settings editors need; the process becomes the engine (exec)."""
     from codesaga.engine.launch import EngineLaunch, check_installed
+    from codesaga.engine.llama import gpu_offload_supported
     from codesaga.models import auto_choice, resolve
     from codesaga.settings import Settings
 
@@ -165,6 +166,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
         gpu_layers=settings.gpu_layers if args.gpu_layers is None else args.gpu_layers,
         threads=settings.threads,
         api_key=os.environ.get("CODESAGA_OPENAI_API_KEY", ""),
+        gpu=gpu_offload_supported() and settings.gpu_layers != 0,
     )
     print(f"CodeSaga engine: {launch.alias} ({path}) on {launch.base_url}")
     print(launch.editor_settings(), flush=True)
@@ -261,6 +263,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         overhead_keys=args.overhead_keys,
         sync_keys=args.sync_keys,
         index_files=args.index_files,
+        clients=args.clients or (),
+        engine_url=args.engine,
     )
     missing = [str(p) for p in options.files if not p.is_file()]
     if missing:
@@ -297,6 +301,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"codesaga eval: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _counts(value: str) -> tuple[int, ...]:
+    """``"1,2,4"`` -> ``(1, 2, 4)`` (argparse type; each at least 1)."""
+    try:
+        counts = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {value!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("client counts must be at least 1")
+    return counts
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -387,6 +402,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="only index an N-file workspace in a server's background: keystrokes meanwhile "
         "and after, index time and memory, a restart's re-reading; no model",
+    )
+    bench.add_argument(
+        "--clients",
+        type=_counts,
+        metavar="N[,N...]",
+        help="only the shared-engine load check: N servers typing at once against one "
+        "OpenAI-compatible engine, per N (e.g. 1,2,4), beside one in-process server; then "
+        "the memory of 3 windows either way",
+    )
+    bench.add_argument(
+        "--engine",
+        metavar="URL",
+        help="the engine's /v1 URL for --clients (default: start `codesaga engine` for the model)",
     )
     bench.set_defaults(func=cmd_bench)
 

@@ -139,3 +139,35 @@ def test_bench_sync_keys(tmp_path: Path) -> None:
     assert isinstance(report["change_p50_ms"], float)
     # no model was loaded: the server stayed far below the size of any model
     assert 0 < report["server_peak_rss_bytes"] < 200 * 2**20
+
+
+def test_bench_shared_engine(tmp_path: Path) -> None:
+    """``--clients``: servers on one engine (started by the bench with ``codesaga engine``)
+    beside an in-process one, then 3 windows' memory either way."""
+    source = tmp_path / "tiny.py"
+    source.write_text(TINY, encoding="utf-8")
+    out = tmp_path / "shared.json"
+    env = server_env(CODESAGA_MAX_TOKENS="16")
+    proc = subprocess.run(
+        [sys.executable, "-m", "codesaga", "bench", str(source), "--clients", "1,2"]
+        + ["--max-chars", "26", "--read-ms", "100", "--model", env["CODESAGA_MODEL"]]
+        + ["--json", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    rows = [(r["setup"], r["clients"], r["client"]) for r in report["clients"]]
+    assert rows == [("in-process", 1, 1), ("shared", 1, 1), ("shared", 2, 1), ("shared", 2, 2)]
+    for row in report["clients"]:
+        assert row["pauses"] > 0 and row["errors"] == 0
+        assert row["pauses_answered"] == row["pauses"]  # every client got its answers
+    assert [r["clients"] for r in report["rounds"]] == [1, 1, 2]
+    memory = report["memory"]
+    assert len(memory["in_process_bytes"]) == len(memory["shared_servers_bytes"]) == 3
+    assert all(_number(v) for v in [*memory["in_process_bytes"], *memory["shared_servers_bytes"]])
+    # a window's server on the engine holds no model: far less than one that loads it
+    assert max(memory["shared_servers_bytes"]) < min(memory["in_process_bytes"]) / 2
+    assert _number(memory["engine_bytes"])

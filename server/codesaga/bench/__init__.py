@@ -86,9 +86,13 @@ class BenchOptions:
     start_fraction: float = 0.4
     """Share of each file's lines already there when typing starts."""
     sync_keys: int | None = None
+    """Run only the text-sync part with this many keystrokes (:mod:`codesaga.bench.sync`)."""
     index_files: int | None = None
     """Only the workspace-index part, on a workspace of this many files."""
-    """Run only the text-sync part with this many keystrokes (:mod:`codesaga.bench.sync`)."""
+    clients: tuple[int, ...] = ()
+    """Only the shared-engine load check, with these client counts (:mod:`.shared`)."""
+    engine_url: str | None = None
+    """The engine of the load check (None: the bench starts one)."""
 
 
 def default_files() -> list[Path]:
@@ -155,6 +159,8 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
         return _sync_bench(options, options.sync_keys, console)
     if options.index_files is not None:
         return _index_bench(options, options.index_files, console)
+    if options.clients:
+        return _shared_bench(options, console)
     from codesaga.bench import local
     from codesaga.completion.prompt import PromptBuilder
     from codesaga.models import resolve
@@ -307,6 +313,44 @@ def _index_bench(options: BenchOptions, files: int, console: Console | None) -> 
         Settings().resolved_cache_dir() / "bench" / f"index-{datetime.now():%Y%m%d-%H%M%S}.json"
     )
     return run_index_bench(files, INDEX_KEYS, text, dict(os.environ), json_path, console)
+
+
+def _shared_bench(options: BenchOptions, console: Console | None) -> dict[str, Any]:
+    """The shared-engine load check alone (see :mod:`codesaga.bench.shared`)."""
+    from codesaga.bench.shared import SharedSetup, run_shared_bench
+    from codesaga.engine.probe import probe
+    from codesaga.models import resolve
+    from codesaga.settings import Settings
+
+    settings = Settings()
+    model = options.model or settings.model
+    model_path = resolve(model, settings.resolved_cache_dir())
+    engine_model = model_path.stem  # the alias `codesaga engine --model PATH` serves it as
+    if options.engine_url:
+        import httpx
+
+        engine_model = settings.openai.model
+        if not engine_model:
+            with httpx.Client(timeout=10.0) as client:
+                listed = probe(client, options.engine_url, "", ()).models
+            if not listed:
+                raise BenchError("the engine lists no model: set openai.model")
+            engine_model = listed[0]
+    setup = SharedSetup(
+        model_path=model_path,
+        engine_url=options.engine_url,
+        engine_model=engine_model,
+        interval_s=options.interval_ms / 1000.0,
+        read_s=options.read_ms / 1000.0,
+    )
+    plans = plan_files(
+        list(options.files) or default_files(), options.max_chars, options.start_fraction
+    )
+    json_path = options.json_path or (
+        settings.resolved_cache_dir() / "bench" / f"shared-{datetime.now():%Y%m%d-%H%M%S}.json"
+    )
+    out = console or Console(width=None if sys.stdout.isatty() else 132)
+    return run_shared_bench(setup, plans, options.clients, json_path, out)
 
 
 INDEX_KEYS = 200

@@ -23,7 +23,7 @@ from lsprotocol import types
 
 from codesaga.bench.records import ServerRun
 from codesaga.bench.replay import replay_pauses, stats
-from codesaga.bench.script import TypingPlan
+from codesaga.bench.script import TypingPlan, end_position
 from codesaga.bench.typist import Typist
 from codesaga.demo import DemoClient, client_capabilities
 
@@ -35,6 +35,7 @@ __all__ = [
     "ServerArm",
     "index_ready",
     "proc_peak_rss",
+    "proc_status_bytes",
 ]
 
 READY_TIMEOUT_SECONDS = 600.0
@@ -56,18 +57,24 @@ class BenchError(Exception):
     """The server could not be benchmarked (it failed to start or to load its model)."""
 
 
-def proc_peak_rss(pid: int) -> int | None:
-    """VmHWM of process ``pid`` in bytes, from ``/proc/<pid>/status`` (None if unreadable)."""
+def proc_status_bytes(pid: int, key: str) -> int | None:
+    """A memory figure of process ``pid`` in bytes, from ``/proc/<pid>/status`` (``key``:
+    ``VmRSS`` resident now, ``VmHWM`` its peak); None if unreadable."""
     try:
         text = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
     for line in text.splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{key}:"):
             parts = line.split()
             if len(parts) >= 2 and parts[1].isdigit():
                 return int(parts[1]) * 1024
     return None
+
+
+def proc_peak_rss(pid: int) -> int | None:
+    """VmHWM of process ``pid`` in bytes (None if unreadable)."""
+    return proc_status_bytes(pid, "VmHWM")
 
 
 class ServerArm:
@@ -176,6 +183,25 @@ class ServerArm:
             on_key=self.on_key,
         )
         await typist.type_file(plan, uri)
+
+    async def suggest_once(self, plan: TypingPlan, uri: str) -> str:
+        """Open ``plan.head`` as ``uri`` and ask for one invoked inline completion at its
+        end; the suggestion's text ("" for none)."""
+        item = types.TextDocumentItem(
+            uri=uri, language_id=plan.language_id, version=1, text=plan.head
+        )
+        self.client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
+        result = await self.client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=end_position(plan.head),
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Invoked
+                ),
+            )
+        )
+        items = result.items if isinstance(result, types.InlineCompletionList) else result or []
+        return str(items[0].insert_text) if items else ""
 
     async def replay_pauses(self, after_each: Callable[[int], Awaitable[None]]) -> None:
         """Decode phase: ask for each pause point's suggestion again and await

@@ -34,6 +34,8 @@ class EngineLaunch:
     gpu_layers: int = -1
     threads: int = 0
     api_key: str = ""
+    gpu: bool = False
+    """Whether llama-cpp-python was built with GPU offload (and ``gpu_layers`` is not 0)."""
 
     @property
     def base_url(self) -> str:
@@ -65,6 +67,11 @@ class EngineLaunch:
             "--n_threads",
             str(self.threads or os.cpu_count() or 1),
         ]
+        # as the in-process engine: prompt tokens per decode call 128 on a CPU, 512 on a GPU;
+        # no logits kept for every position (the server's default keeps n_ctx × vocabulary
+        # floats, which CodeSaga never asks for: 2 GiB for Gemma 3 at 2,048 tokens)
+        batch = "512" if self.gpu else "128"
+        argv += ["--n_batch", batch, "--n_ubatch", batch, "--logits_all", "False"]
         if self.api_key:
             argv += ["--api_key", self.api_key]
         return argv
