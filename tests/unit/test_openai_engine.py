@@ -6,7 +6,9 @@ edge cases, faults, retries, cancellation. The same engine against a real
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -91,12 +93,21 @@ class Engine:
 
 
 def engine(
-    handler: Callable[[httpx.Request], Any], *, api_key: str = "sk-test", fim_family: str = "auto"
+    handler: Callable[[httpx.Request], Any],
+    *,
+    api_key: str = "sk-test",
+    fim_family: str = "auto",
+    probe: bool = True,
 ) -> OpenAIEngine:
+    """An engine on ``handler``, probed first (as the loader does) unless ``probe`` is False."""
     cfg = OpenAISettings(base_url="http://llm.test/v1/", api_key=api_key, model="coder-1")
-    return OpenAIEngine(
+    eng = OpenAIEngine(
         cfg, n_ctx=4096, fim_family=fim_family, transport=httpx.MockTransport(handler)
     )
+    if probe:
+        with contextlib.suppress(EngineFault):
+            eng.probe()
+    return eng
 
 
 @pytest.fixture(autouse=True)
@@ -309,12 +320,13 @@ def test_unreachable_timeout_and_recovery() -> None:
             raise httpx.ReadTimeout("timed out", request=request)
         return up(request)
 
-    eng = engine(flaky)
+    eng = engine(flaky, probe=False)
     heard: list[tuple[str | None, str | None]] = []
     eng.watch.listener = lambda now, before: heard.append(
         (now and now.kind, before and before.kind)
     )
     assert eng.template.name == "none" and eng.count_tokens("a" * 7) == 2  # not reached yet
+    assert eng.info() is None  # never blocks: a probe runs in the background
     for _ in range(3):  # one message for the outage, however many requests fail
         with pytest.raises(EngineFault, match="nothing answers at http://llm.test/v1"):
             eng.generate(GenerationRequest(prompt="p", max_tokens=4))
@@ -390,3 +402,22 @@ def test_settings_errors() -> None:
         OpenAIEngine(OpenAISettings(model=""), n_ctx=2048)
     with pytest.raises(EngineError, match="unknown fimFamily"):
         engine(Engine(), fim_family="nope")
+
+
+def test_an_engine_reached_later_is_probed_in_the_background() -> None:
+    state = {"up": False}
+    up = Engine("llama.cpp")
+
+    def later(request: httpx.Request) -> httpx.Response:
+        if not state["up"]:
+            raise httpx.ConnectError("connection refused", request=request)
+        return up(request)
+
+    eng = engine(later)
+    assert eng.info() is None and eng.template.name == "none"
+    state["up"] = True
+    for _ in range(200):  # the next call starts a probe in a thread of its own
+        if eng.info() is not None:
+            break
+        threading.Event().wait(0.01)
+    assert eng.template.name == "qwen" and eng.counts_tokens

@@ -8,8 +8,9 @@ use ``POST /v1/chat/completions``, whose template the engine applies. Both strea
 events (read with ``httpx-sse``) on an event loop of the engine's own, so that a cancelled or
 superseded request closes its stream at once instead of waiting for the engine's next token.
 
-What the engine is (:mod:`codesaga.engine.probe`) is asked at the first request and again after
-a failed probe, at most every :data:`PROBE_INTERVAL` seconds: it gives the FIM family (from the
+What the engine is (:mod:`codesaga.engine.probe`) is asked when the engine is loaded and, while
+it cannot be reached, again in the background at most every :data:`PROBE_INTERVAL` seconds: it
+gives the FIM family (from the
 vocabulary, when the engine can tokenize), the token counter, and whether a prefill is worth
 sending. Failures are :class:`~codesaga.engine.faults.EngineFault`\\ s, reported to
 :attr:`OpenAIEngine.watch`.
@@ -75,7 +76,9 @@ TOKEN_COUNTS = 4096
 class OpenAIEngine:
     """Generation through an OpenAI-compatible engine at ``cfg.base_url`` (its ``/v1`` URL).
 
-    Construction does not touch the network: the engine may start later. ``fim_family``
+    Construction does not touch the network: the engine may start later; call
+    :meth:`probe` where blocking is fine (the loader does), and :meth:`info` probes in the
+    background until the engine is reached. ``fim_family``
     ``auto`` reads the family from the engine's vocabulary when it can tokenize (llama.cpp,
     vLLM, llama-cpp-python), else uses prefix-only prompts. ``transport`` replaces httpx's
     network transport (tests pass an ``httpx.MockTransport``).
@@ -117,7 +120,7 @@ class OpenAIEngine:
         )
         self._thread.start()
         self._info: EngineInfo | None = None
-        self._probe_lock = threading.Lock()
+        self._probing = threading.Lock()
         self._next_probe = 0.0
         self._tokenizer_retry_at = 0.0
         self._counted: Callable[[str], int] | None = None
@@ -125,18 +128,24 @@ class OpenAIEngine:
     # ----- what the engine is -----------------------------------------------------------------
 
     def info(self) -> EngineInfo | None:
-        """What the engine is, probed at the first call and again, at most every
-        :data:`PROBE_INTERVAL` seconds, until a probe succeeds; None while it cannot be."""
-        if self._info is not None or time.monotonic() < self._next_probe:
-            return self._info
-        with self._probe_lock:
-            if self._info is None and time.monotonic() >= self._next_probe:
-                self._next_probe = time.monotonic() + PROBE_INTERVAL
-                try:
-                    self.probe()
-                except EngineFault as fault:
-                    log.info("engine probe failed: %s", fault.detail)
+        """What the engine is, or None while it has not been reached. Never blocks (it may be
+        called on the event loop): when the engine has not been reached, a probe starts in a
+        thread of its own, at most every :data:`PROBE_INTERVAL` seconds."""
+        due = self._info is None and time.monotonic() >= self._next_probe
+        if due and self._probing.acquire(blocking=False):
+            self._next_probe = time.monotonic() + PROBE_INTERVAL
+            threading.Thread(
+                target=self._probe_in_background, name="codesaga-probe", daemon=True
+            ).start()
         return self._info
+
+    def _probe_in_background(self) -> None:
+        try:
+            self.probe()
+        except EngineFault as fault:
+            log.info("engine probe failed: %s", fault.detail)
+        finally:
+            self._probing.release()
 
     def probe(self) -> EngineInfo:
         """Ask the engine what it is now (see :func:`codesaga.engine.probe.probe`) and keep
