@@ -231,6 +231,22 @@ def test_measuring_records_cancelled_and_failed_requests(tmp_path: Path) -> None
     ]
 
 
+def test_a_request_that_ran_no_generation_offered_nothing(tmp_path: Path) -> None:
+    """A refused action (no model work) is recorded as ``none``, not as a model answer;
+    completion rows, whose tokens come later, keep the source they are given."""
+    path = tmp_path / USAGE_FILE
+    rec = recorder(path)
+    with measuring(rec, "action.explain", "python", "m"):
+        pass  # refused before the model ran
+    with measuring(rec, "inline", "python", "m", context_tokens=False) as row:
+        row.source = "model"
+    rec.close()
+    assert [(r.feature, r.source, r.shown) for r in read_rows(path)] == [
+        ("action.explain", "none", False),
+        ("inline", "model", True),
+    ]
+
+
 # ----- the summary ----------------------------------------------------------------------------
 
 

@@ -195,7 +195,8 @@ def measuring(
     """Measure one request run inside the ``with`` block and record its row at the end.
 
     The row starts with source ``model`` and shown True; the block may change them (e.g.
-    ``none`` and False when nothing came out). Token counts come from :func:`add_tokens`
+    ``none`` and False when nothing came out; with ``context_tokens`` a block that ran no
+    generation gets them too). Token counts come from :func:`add_tokens`
     during the block (``context_tokens`` False: not so; the caller adds them, as completion
     does once the generation has ended, see :meth:`UsageRecorder.add_tokens`). A block
     cancelled (Superseded, CancelledError) records ``cancelled``, one that raises anything
@@ -212,6 +213,9 @@ def measuring(
     except Exception:
         row.source, row.shown = "error", False
         raise
+    else:
+        if context_tokens and row.source == "model" and not row.prompt_tokens:
+            row.source, row.shown = "none", False  # refused or empty before the model ran
     finally:
         _current.reset(token)
         row.latency_ms = round((time.perf_counter() - started) * 1000.0, 2)
