@@ -169,6 +169,18 @@ def test_a_fault_turns_recording_off_once_without_raising(
     assert len(warnings) == 1
 
 
+def test_a_new_cache_dir_is_tried_after_a_fault(tmp_path: Path) -> None:
+    (tmp_path / "bad").write_text("not a directory")
+    rec = recorder(tmp_path / "bad" / USAGE_FILE)
+    rec.record(row(1))
+    rec.flush()
+    assert not rec.enabled
+    rec.configure(tmp_path / "good" / USAGE_FILE, 30)
+    rec.record(row(2))
+    rec.close()
+    assert [r.id for r in read_rows(tmp_path / "good" / USAGE_FILE)] == ["r2"]
+
+
 def test_a_fault_in_a_request_never_reaches_it(tmp_path: Path) -> None:
     (tmp_path / "cache").write_text("not a directory")
     rec = recorder(tmp_path / "cache" / USAGE_FILE, batch_rows=1)

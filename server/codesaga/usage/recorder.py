@@ -10,6 +10,7 @@ full disk) is logged once and recording turns off for the rest of the process.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import sqlite3
@@ -75,12 +76,13 @@ class UsageRecorder:
 
     def configure(self, path: Path | None, retention_days: int) -> None:
         """Record into the file at ``path``, keeping ``retention_days`` days of rows (0 or
-        ``path`` None: record nothing). A new path takes effect at the next write."""
+        ``path`` None: record nothing). A new path takes effect at the next write, and is
+        tried even if the previous one failed."""
         self.retention_days = retention_days
         if path != self.path:
-            self.path = path
             with self._lock:
                 self._close_store()
+                self.path, self.failed = path, None
 
     @staticmethod
     def new_id() -> str:
@@ -108,6 +110,7 @@ class UsageRecorder:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="codesaga-usage", daemon=True)
             self._thread.start()
+            atexit.register(self.close)  # an editor that exits without shutdown loses nothing
         if len(self._queue) >= self.batch_rows:
             self._wake.set()
 
