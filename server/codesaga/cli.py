@@ -1,4 +1,5 @@
-"""The ``codesaga`` command: serve | complete | demo | doctor | engine | models | bench | eval."""
+"""The ``codesaga`` command: serve | complete | demo | doctor | engine | models | bench | eval
+| stats."""
 
 from __future__ import annotations
 
@@ -303,6 +304,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print the usage summary of the usage file in the settings' cache directory."""
+    from rich.console import Console
+
+    from codesaga.settings import Settings
+    from codesaga.usage import USAGE_FILE, summarize
+    from codesaga.usage.report import parse_since, render
+    from codesaga.usage.store import read_rows
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"codesaga stats: {exc}", file=sys.stderr)
+        return 2
+    path = Settings().resolved_cache_dir() / USAGE_FILE
+    summary = summarize(read_rows(path, since or 0.0), since)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        if not path.is_file():
+            print(f"no usage recorded yet ({path})", file=sys.stderr)
+        render(summary, Console())
+    return 0
+
+
 def _counts(value: str) -> tuple[int, ...]:
     """``"1,2,4"`` -> ``(1, 2, 4)`` (argparse type; each at least 1)."""
     try:
@@ -441,6 +467,15 @@ def build_parser() -> argparse.ArgumentParser:
     evals.add_argument("--json", metavar="PATH", help="write the JSON report here")
     evals.add_argument("--seed", type=int, default=0, help="seed of the task sampling (0)")
     evals.set_defaults(func=cmd_eval)
+
+    stats = sub.add_parser(
+        "stats", help="usage kept as local metadata: requests, acceptance, latency, cache hits"
+    )
+    stats.add_argument(
+        "--since", metavar="SPAN", help="only the last SPAN, e.g. 7d, 12h, 30m (default: all kept)"
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.set_defaults(func=cmd_stats)
     return parser
 
 

@@ -99,6 +99,15 @@ class Settings(BaseSettings):
             "in invoked requests; 1 = greedy only."
         ),
     )
+    usage_retention_days: int = Field(
+        30,
+        ge=0,
+        le=3650,
+        description=(
+            "Days of usage metadata (feature, language, token counts, latency, accepted) kept "
+            "in the cache directory for `codesaga stats`; never code. 0 = record none."
+        ),
+    )
     style_guide: str = Field(
         "", description="Markdown style guide for reviews; '' = the language's conventions."
     )

@@ -8,6 +8,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from codesaga.usage import add_tokens
+
 MAX_GENERATION_RECORDS = 1000
 """Per-generation records kept (the oldest are dropped first)."""
 
@@ -70,7 +72,9 @@ class Stats:
         self.latencies_ms.setdefault(source, []).append(seconds * 1000.0)
 
     def tokens(self, prompt: int, reused: int, completion: int) -> None:
-        """Record a generation's token counts."""
+        """Record a generation's token counts (also on the usage row of the request being
+        measured, if any: see :func:`codesaga.usage.measuring`)."""
+        add_tokens(prompt, completion)
         self.prompt_tokens += prompt
         self.reused_tokens += reused
         self.completion_tokens += completion

@@ -11,7 +11,7 @@
 -- Settings keys (camelCase, section "codesaga"): model, backend ('llama' | 'openai'),
 -- openai = { baseUrl, apiKey, model }, gpuLayers, contextSize, maxTokens, temperature,
 -- language ('auto' | 'ko' | 'en'), cacheDir, logLevel, fimFamily, threads, styleGuide,
--- repoContextTokens, rankCandidates.
+-- repoContextTokens, rankCandidates, usageRetentionDays.
 -- Keys set here win over CODESAGA_* environment variables and ~/.config/codesaga/config.toml,
 -- so the defaults below are left empty: add only what you want to change.
 

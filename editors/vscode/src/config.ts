@@ -66,6 +66,7 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
   { key: 'styleGuide', type: 'string', default: '' },
   { key: 'repoContextTokens', type: 'integer', default: 384, minimum: 0, maximum: 8192 },
   { key: 'rankCandidates', type: 'integer', default: 1, minimum: 1, maximum: 8 },
+  { key: 'usageRetentionDays', type: 'integer', default: 30, minimum: 0, maximum: 3650 },
 ];
 
 /** Settings only the extension reads (how to start the server); never sent to the server. */
@@ -118,6 +119,7 @@ export interface ServerOptions {
   styleGuide: string;
   repoContextTokens: number;
   rankCandidates: number;
+  usageRetentionDays: number;
 }
 
 export interface ClientOnlySettings {

@@ -36,6 +36,7 @@ from codesaga.lsp.action_data import WireAction, encode, is_listed
 from codesaga.lsp.review import ReviewMemory, findings_to_diagnostics, problem_of
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.lsp.spans import range_of, span_of
+from codesaga.lsp.usage import measure, uri_in
 
 __all__ = ["register", "to_lsp", "workspace_edit"]
 
@@ -167,7 +168,10 @@ def register(server: CodeSagaServer) -> None:
         wire = WireAction.from_json(action.data)
         if wire.action in ("explain", "review"):
             return action  # command-based: nothing to resolve
-        result = await produce_edit(ls, _edit_data(ls, wire))
+        with measure(ls, f"action.{wire.action}", wire.uri) as row:
+            result = await produce_edit(ls, _edit_data(ls, wire))
+            if result is None:
+                row.source, row.shown = "none", False
         if result is not None:
             action.edit = workspace_edit(*result, versioned=_document_changes(ls))
         return action
@@ -179,7 +183,10 @@ def register(server: CodeSagaServer) -> None:
             return {"applied": False, "markdown": await explain(ls, *args)}
         if wire.action == "review":
             return {"applied": False, **await review(ls, *args)}
-        result = await produce_edit(ls, _edit_data(ls, wire))
+        with measure(ls, f"action.{wire.action}", wire.uri) as row:
+            result = await produce_edit(ls, _edit_data(ls, wire))
+            if result is None:
+                row.source, row.shown = "none", False
         if result is None:
             return {"applied": False}
         response = await ls.workspace_apply_edit_async(
@@ -188,21 +195,25 @@ def register(server: CodeSagaServer) -> None:
                 label=action_title(wire.action, ls.language),
             )
         )
-        if not response.applied:
+        if response.applied:  # the user's client took the edit
+            ls.usage.accept(row.id, len(result[1].new_text))
+        else:
             reason = f": {response.failure_reason}" if response.failure_reason else ""
             ls.show(say("not_applied", ls.language, reason=reason))
         return {"applied": bool(response.applied)}
 
     @server.command(EXPLAIN_COMMAND)
     async def explain(ls: CodeSagaServer, *args: Any) -> str:
-        explanation = await run_explain(ls, _command_data(ls, args, "explain"))
+        with measure(ls, "action.explain", uri_in(args)):
+            explanation = await run_explain(ls, _command_data(ls, args, "explain"))
         if explanation.path is not None:
             await ls.show_markdown(explanation.path, explanation.markdown)
         return explanation.markdown
 
     @server.command(REVIEW_COMMAND)
     async def review(ls: CodeSagaServer, *args: Any) -> dict[str, Any]:
-        outcome = await run_review(ls, _command_data(ls, args, "review"))
+        with measure(ls, "action.review", uri_in(args)):
+            outcome = await run_review(ls, _command_data(ls, args, "review"))
         doc = outcome.doc
         if outcome.publish:
             diagnostics = findings_to_diagnostics(doc, outcome.findings)

@@ -55,6 +55,7 @@ from codesaga.chat.params import RangeParams, one_argument
 from codesaga.chat.service import OnDelta, Progress
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.lsp.spans import span_of
+from codesaga.lsp.usage import measure
 
 CHAT_REQUEST = "codesaga/chat"
 CHAT_COMMAND = "codesaga.chat"
@@ -196,18 +197,21 @@ def register(server: CodeSagaServer) -> None:
     async def chat_request(ls: CodeSagaServer, params: Any) -> dict[str, Any]:
         request = chat_params(plain(params))
         partial, work = request.partial_result_token, request.work_done_token
-        reply = await service.chat(
-            chat_turn(ls, request),
-            on_delta=None if partial is None else partial_results(ls, partial),
-            progress=None if work is None else client_progress(ls, work),
-        )
+        turn = chat_turn(ls, request)
+        with measure(ls, "chat", turn.uri):
+            reply = await service.chat(
+                turn,
+                on_delta=None if partial is None else partial_results(ls, partial),
+                progress=None if work is None else client_progress(ls, work),
+            )
         return encode_reply(reply)
 
     @server.command(CHAT_COMMAND)
     async def chat_command(ls: CodeSagaServer, *args: Any) -> dict[str, Any]:
         turn = command_args(ls, args)
         _follow_client_cancel(ls)
-        reply = await service.chat(turn, progress=server_progress(ls))
+        with measure(ls, "chat", turn.uri):
+            reply = await service.chat(turn, progress=server_progress(ls))
         # some clients (Helix) discard command results: show the reply as well
         path = service.write_reply(reply)
         if path is None:

@@ -14,13 +14,15 @@ from codesaga.completion.prefetch import prefetch_after_accept
 from codesaga.documents import Document
 from codesaga.engine.faults import EngineFault
 from codesaga.lsp.server import CodeSagaServer
+from codesaga.lsp.usage import measure, suggested
 
 log = logging.getLogger(__name__)
 
 ACCEPT_COMMAND = "codesaga.acceptInlineCompletion"
 """Command attached to every item; the client runs it when the user accepts a suggestion.
-Arguments: [source, length of the suggestion in characters, document URI]. It counts the
-acceptance and prefetches the next suggestion."""
+Arguments: [source, length of the suggestion in characters, document URI, usage request id].
+It counts the acceptance, marks the request's usage row accepted and prefetches the next
+suggestion."""
 _WORD_TAIL = re.compile(r"[\w$]+$")
 
 
@@ -53,9 +55,10 @@ def register(server: CodeSagaServer) -> None:
         # an explicit request (the editor's "trigger suggestion" command) asks the model
         # again instead of repeating the suggestion the user did not take
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        doc, suggestion = await suggest(
-            ls, params.text_document.uri, params.position, fresh=invoked
-        )
+        uri = params.text_document.uri
+        with measure(ls, "inline", uri, context_tokens=False) as row:
+            doc, suggestion = await suggest(ls, uri, params.position, fresh=invoked)
+            suggested(ls, row, uri, suggestion)
         if not suggestion.text:
             return types.InlineCompletionList(items=[])
         here = doc.position_at(suggestion.offset)
@@ -65,7 +68,7 @@ def register(server: CodeSagaServer) -> None:
             command=types.Command(
                 title="CodeSaga: suggestion accepted",
                 command=ACCEPT_COMMAND,
-                arguments=[suggestion.source, len(suggestion.text), doc.uri],
+                arguments=[suggestion.source, len(suggestion.text), doc.uri, row.id],
             ),
         )
         return types.InlineCompletionList(items=[item])
@@ -77,12 +80,20 @@ def register(server: CodeSagaServer) -> None:
     async def completion(
         ls: CodeSagaServer, params: types.CompletionParams
     ) -> types.CompletionList:
-        doc, suggestion = await suggest(ls, params.text_document.uri, params.position)
-        return types.CompletionList(is_incomplete=True, items=fallback_items(doc, suggestion))
+        uri = params.text_document.uri
+        with measure(ls, "completion", uri, context_tokens=False) as row:
+            doc, suggestion = await suggest(ls, uri, params.position)
+            suggested(ls, row, uri, suggestion)
+        return types.CompletionList(
+            is_incomplete=True, items=fallback_items(doc, suggestion, request_id=row.id)
+        )
 
     @server.command(ACCEPT_COMMAND)
     async def accepted(ls: CodeSagaServer, *args: object) -> None:
         ls.stats.count("accepted")
+        length, request_id = (args[1:2] or [0])[0], (args[3:4] or [None])[0]
+        if isinstance(request_id, str) and isinstance(length, int) and length >= 0:
+            ls.usage.accept(request_id, length)
         uri = args[2] if len(args) > 2 else None
         if isinstance(uri, str) and uri in ls.store and ls.model.completer is not None:
             # after the reply: the client goes on while the next suggestion is computed
@@ -102,8 +113,11 @@ def _log_failure(task: asyncio.Future[Any]) -> None:
         log.warning("prefetch failed: %s", task.exception())
 
 
-def fallback_items(doc: Document, suggestion: Suggestion) -> list[types.CompletionItem]:
-    """One completion item holding the suggestion, for clients without inline completion.
+def fallback_items(
+    doc: Document, suggestion: Suggestion, *, request_id: str = ""
+) -> list[types.CompletionItem]:
+    """One completion item holding the suggestion, for clients without inline completion;
+    ``request_id`` (its usage row's id) goes into its acceptance command.
 
     Its edit starts at the beginning of the word under the cursor so that the client's own
     filtering (which matches the typed word against ``filterText``) keeps the item visible.
@@ -134,7 +148,7 @@ def fallback_items(doc: Document, suggestion: Suggestion) -> list[types.Completi
             command=types.Command(
                 title="CodeSaga: suggestion accepted",
                 command=ACCEPT_COMMAND,
-                arguments=[suggestion.source, len(suggestion.text), doc.uri],
+                arguments=[suggestion.source, len(suggestion.text), doc.uri, request_id],
             ),
         )
     ]

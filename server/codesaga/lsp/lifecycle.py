@@ -75,5 +75,6 @@ def register(server: CodeSagaServer) -> None:
     def shutdown(ls: CodeSagaServer, params: None) -> None:
         ls.scheduler.shutdown()
         ls.model.close()
+        ls.usage.close()
         if ls.workspace_index is not None:
             ls.workspace_index.close()

@@ -30,6 +30,7 @@ from codesaga.scheduler import Scheduler
 from codesaga.sessions import Sessions
 from codesaga.settings import SECTION, Settings, merge
 from codesaga.stats import Stats
+from codesaga.usage import USAGE_FILE, UsageRecorder
 from codesaga.validation import describe
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class CodeSagaServer(LanguageServer):
         self.locale: str | None = None
         self.scheduler = Scheduler()
         self.stats = Stats()
+        self.usage = UsageRecorder()
+        """Usage rows, written in the background (configured by :meth:`apply_settings`)."""
         self.model = ModelService(self)
         self.workspace_index: Workspace | None = None
         """The folder the client opened, and its index (None without one)."""
@@ -101,6 +104,7 @@ class CodeSagaServer(LanguageServer):
         old, self.settings = self.settings, new
         logging.getLogger("codesaga").setLevel(new.log_level.upper())
         self.model.settings_changed(old, new)
+        self.usage.configure(new.resolved_cache_dir() / USAGE_FILE, new.usage_retention_days)
         if old.repo_context_tokens != new.repo_context_tokens:
             self.connect_repo()
         return True

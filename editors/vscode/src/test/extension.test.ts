@@ -94,6 +94,7 @@ const DEFAULTS = {
   styleGuide: '',
   repoContextTokens: 384,
   rankCandidates: 1,
+  usageRetentionDays: 30,
   openai: { baseUrl: 'http://127.0.0.1:8080/v1', apiKey: '', model: '' },
 };
 

@@ -39,6 +39,7 @@ const SERVER_KEYS = [
   'styleGuide',
   'repoContextTokens',
   'rankCandidates',
+  'usageRetentionDays',
 ];
 const CLIENT_KEYS = ['server.path', 'server.pythonPath', 'server.extraArgs'];
 
@@ -91,6 +92,7 @@ describe('package.json contributes.configuration', () => {
       'codesaga.styleGuide': '',
       'codesaga.repoContextTokens': 384,
       'codesaga.rankCandidates': 1,
+      'codesaga.usageRetentionDays': 30,
       'codesaga.server.path': 'codesaga',
       'codesaga.server.pythonPath': '',
       'codesaga.server.extraArgs': [],
