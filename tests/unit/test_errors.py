@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -58,14 +60,23 @@ async def test_request_error_becomes_one_json_rpc_error(error: CodeSagaError, co
 
 
 @pytest.mark.parametrize(("error", "code"), KINDS, ids=lambda v: type(v).__name__)
-def test_notification_error_is_shown_once(error: CodeSagaError, code: int) -> None:
+def test_notification_error_is_shown_once_unless_the_client_erred(
+    error: CodeSagaError, code: int, caplog: pytest.LogCaptureFixture
+) -> None:
     @notices
     def handler(ls: Client, params: object) -> None:
         raise error
 
     client = Client()
-    assert handler(client, None) is None
-    assert client.shown == [(f"CodeSaga: {error.message}", True)]
+    with caplog.at_level(logging.INFO, logger="codesaga"):
+        assert handler(client, None) is None
+    if code == ErrorCode.INVALID_PARAMS:  # the client's mistake: logged once, no popup
+        assert client.shown == []
+        assert [r.getMessage() for r in caplog.records] == [
+            f"{type(error).__name__} ignored: {error.message}"
+        ]
+    else:
+        assert client.shown == [(f"CodeSaga: {error.message}", True)]
 
 
 async def test_message_follows_the_language() -> None:
