@@ -69,6 +69,8 @@ class RawServer:
             env=full_env,
         )
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.received: list[dict[str, Any]] = []
+        """Every message received so far, in order (appended by the reader thread)."""
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -82,7 +84,9 @@ class RawServer:
                     length = int(value)
             if not line or length is None:
                 return
-            self.messages.put(json.loads(stdout.read(length)))
+            message = json.loads(stdout.read(length))
+            self.received.append(message)
+            self.messages.put(message)
 
     def send(self, data: bytes) -> None:
         """Write ``data`` to the server's stdin as it is."""
@@ -114,17 +118,9 @@ class RawServer:
         assert "result" in self.answer(0)
         self.send(frame(notification("initialized", {})))
 
-    def notifications(self, method: str) -> list[dict[str, Any]]:
-        """The params of every ``method`` notification received so far that no
-        :meth:`answer` call skipped (drains :attr:`messages`)."""
-        found = []
-        while True:
-            try:
-                message = self.messages.get_nowait()
-            except queue.Empty:
-                return found
-            if message.get("method") == method:
-                found.append(message.get("params"))
+    def notifications(self, method: str) -> list[Any]:
+        """The params of every ``method`` notification received so far."""
+        return [m.get("params") for m in list(self.received) if m.get("method") == method]
 
     def close(self, timeout: float = ANSWER_SECONDS) -> int:
         """Close stdin and wait for the server to exit (killed after ``timeout``); returns
