@@ -112,6 +112,19 @@ class RawServer:
                 return message
         raise AssertionError(f"no answer to id {msg_id!r} within {timeout} s")
 
+    def answer_any(self, timeout: float = ANSWER_SECONDS) -> dict[str, Any]:
+        """The next answer the server sends (skipping its notifications and requests);
+        AssertionError if none comes in time."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = self.next_message(left)
+            except queue.Empty:
+                break
+            if "method" not in message:
+                return message
+        raise AssertionError(f"no answer within {timeout} s")
+
     def initialize(self, process_id: int | None = None) -> None:
         """``initialize`` (answered) and ``initialized``."""
         self.send(frame(request(0, "initialize", initialize_params(process_id))))

@@ -65,11 +65,19 @@ def test_after_a_bad_frame_the_server_answers_and_exits(server: RawServer, bad: 
 
 
 def test_too_long_a_length_then_silence_is_answered(server: RawServer) -> None:
-    body = json.dumps(request(1, "shutdown")).encode()
+    body = json.dumps(request(1, INLINE, inline(0))).encode()
     server.send(b"Content-Length: %d\r\n\r\n" % (len(body) + 40) + body)
-    assert server.answer(None, timeout=15.0)["error"]["code"] == -32700  # after the stall
+    assert server.answer(1, timeout=15.0)["error"]["code"] == -32602  # after the stall
     server.send(frame(request(2, "shutdown")))
     assert server.answer(2)["result"] is None
+
+
+def test_too_long_a_length_then_the_next_message(server: RawServer) -> None:
+    body = json.dumps(request(1, INLINE, inline(0))).encode()
+    server.send(b"Content-Length: %d\r\n\r\n" % (len(body) + 7) + body)
+    server.send(frame(request(2, INLINE, inline(0))))  # its header cut by the length above
+    assert server.answer(1)["error"]["code"] == -32602
+    assert server.answer(2)["error"]["code"] == -32602
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,12 @@ header format) and, after a bad frame, finds its feet again at the next ``Conten
 header wherever it appears, so that one bad frame costs only itself.
 
 Bytes go in with :meth:`Framer.feed`; :meth:`Framer.next` hands out each complete body, or a
-:class:`Skipped` for a frame it had to drop. Two things only the caller can tell:
-a body that is not JSON (:meth:`Framer.reread` looks inside it for a next header that a too
-long ``Content-Length`` swallowed), and a frame that stays incomplete because the client sent
-a length longer than its body and then waited (:meth:`Framer.give_up`).
+:class:`Skipped` for a frame it had to drop. Three things only the caller can tell: a body
+whose JSON value ends before it does (too long a ``Content-Length``: :meth:`Framer.unread`
+gives the rest back to the stream), a body that is not JSON at all (:meth:`Framer.reread`
+looks inside it for a next header that it swallowed), and a frame that stays incomplete
+because the client sent a length longer than its body and then waited
+(:meth:`Framer.give_up`).
 """
 
 from __future__ import annotations
@@ -122,16 +124,22 @@ class Framer:
         self._resyncing = False
         return True
 
-    def give_up(self) -> Skipped | None:
-        """Drop the incomplete frame (the stream stalled in the middle of it); returns what
-        was dropped, or None when nothing was pending. A header inside a partial body is
-        kept (see :meth:`reread`)."""
+    def unread(self, data: bytes) -> None:
+        """Put ``data`` back in front of the stream: bytes after the end of a body's JSON
+        value, which belong to the next message (too long a ``Content-Length``)."""
+        self._buffer[:0] = data
+        self._resyncing = False
+
+    def give_up(self) -> bytes | Skipped | None:
+        """Stop waiting for the incomplete frame (the stream stalled in the middle of it).
+        Returns the partial body, to be read like a whole one (too long a ``Content-Length``
+        on a message the client then waits on: the JSON may well be complete); a
+        :class:`Skipped` for a partial header; None when nothing was pending."""
         if self._body_length is not None:
             partial = bytes(self._buffer)
             self._buffer.clear()
             self._body_length = None
-            self.reread(partial)
-            return Skipped(len(partial) - len(self._buffer), "body shorter than its length")
+            return partial
         if not self.pending():
             return None
         size = len(self._buffer)

@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import attrs
 import cattrs
 from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol
@@ -111,9 +112,13 @@ class CodeSagaProtocol(LanguageServerProtocol):
             return Rejected(None, method, INVALID_REQUEST, "id is not a number or string", True)
         if data["jsonrpc"] != self.VERSION:
             return Rejected(msg_id, method, INVALID_REQUEST, "not JSON-RPC 2.0", request)
+        kind = self.get_message_type(method)
+        if request and kind is not None and "id" not in attrs.fields_dict(kind):
+            reason = "a notification sent as a request (with an id)"
+            return Rejected(msg_id, method, INVALID_REQUEST, reason, True)
         fallback = JsonRPCRequestMessage if request else JsonRPCNotification
         try:
-            return self._converter.structure(data, self.get_message_type(method) or fallback)
+            return self._converter.structure(data, kind or fallback)
         except Exception as exc:  # whatever the params hold, the client hears why
             return Rejected(msg_id, method, INVALID_PARAMS, why(exc), request)
 

@@ -24,7 +24,7 @@ import stat
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
@@ -100,9 +100,7 @@ async def serve(
                 framer.feed(chunk)
                 reading = asyncio.ensure_future(read())
             else:  # nothing arrived for stall_seconds in the middle of a frame
-                skipped = framer.give_up()
-                if skipped is not None:
-                    _skipped(server, skipped)
+                _handle(server, framer, framer.give_up())
             _drain(server, framer)
         return 0
     finally:
@@ -113,24 +111,55 @@ async def serve(
 def _drain(server: LanguageServer, framer: Framer) -> None:
     """Handle every complete frame in ``framer``."""
     while (frame := framer.next()) is not None:
-        if isinstance(frame, Skipped):
-            _skipped(server, frame)
-            continue
-        try:
-            data = json.loads(frame)
-        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
-            reason = f"a {len(frame)}-byte message is not JSON"
-            if framer.reread(frame):  # the next message is inside: Content-Length too long
-                reason += " (a Content-Length too long?)"
-            _answer_unparsable(server, reason)
-            continue
-        protocol = server.protocol
-        try:
-            protocol.handle_message(protocol.structure_message(data))
-        except (SystemExit, KeyboardInterrupt, BrokenPipeError):
-            raise
-        except Exception:  # a bug in pygls or a handler: logged, and the server goes on
-            log.exception("a message could not be handled")
+        _handle(server, framer, frame)
+
+
+def _handle(server: LanguageServer, framer: Framer, frame: bytes | Skipped | None) -> None:
+    """Decode one body and hand it to the protocol; answer what cannot be decoded."""
+    if frame is None:
+        return
+    if isinstance(frame, Skipped):
+        _skipped(server, frame)
+        return
+    data, rest = _decode(frame)
+    if rest:
+        log.warning("Content-Length was %d bytes too long: the rest goes back", len(rest))
+        framer.unread(rest)
+    if data is _NOT_JSON:
+        reason = f"a {len(frame)}-byte message is not JSON"
+        if framer.reread(frame):  # the next message is inside it
+            reason += " (a Content-Length too long?)"
+        _answer_unparsable(server, reason)
+        return
+    protocol = server.protocol
+    try:
+        protocol.handle_message(protocol.structure_message(data))
+    except (SystemExit, KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception:  # a bug in pygls or a handler: logged, and the server goes on
+        log.exception("a message could not be handled")
+
+
+_NOT_JSON = object()
+_DECODER = json.JSONDecoder()
+
+
+def _decode(body: bytes) -> tuple[Any, bytes]:
+    """The JSON value ``body`` holds, and b""; or, when an object ends before the body does,
+    the object and the bytes after it; or ``_NOT_JSON`` and b"" (not UTF-8, not JSON, or
+    nested too deep)."""
+    try:
+        return json.loads(body), b""
+    except (ValueError, RecursionError):
+        pass
+    try:
+        text = body.decode("utf-8")
+        data, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
+    except (ValueError, RecursionError):
+        return _NOT_JSON, b""
+    if not isinstance(data, dict):  # a message is an object: this was the middle of one
+        return _NOT_JSON, b""
+    return data, text[end:].encode("utf-8")
 
 
 def _skipped(server: LanguageServer, skipped: Skipped) -> None:
