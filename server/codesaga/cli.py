@@ -34,7 +34,9 @@ def setup_logging(level: str, log_file: str | None) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Speak LSP on stdio (or TCP). fd 1 is kept for the protocol alone: the protocol gets a
     duplicate of it and fd 1 itself is pointed at stderr, so anything else that writes to
-    stdout (llama.cpp, a stray print) lands on stderr."""
+    stdout (llama.cpp, a stray print) lands on stderr. Returns the exit code: 0 after
+    ``shutdown`` + ``exit`` or when stdin closes, 1 for ``exit`` without ``shutdown`` or when
+    the editor's process is gone."""
     from codesaga.lsp import client_log, create_server
     from codesaga.lsp.stdio import serve_stdio
     from codesaga.settings import Settings
@@ -49,8 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    serve_stdio(server, sys.stdin.buffer, protocol_out)
-    return 0
+    return serve_stdio(server, sys.stdin.buffer, protocol_out)
 
 
 def _settings(args: argparse.Namespace) -> object:

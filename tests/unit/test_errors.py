@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -58,14 +60,23 @@ async def test_request_error_becomes_one_json_rpc_error(error: CodeSagaError, co
 
 
 @pytest.mark.parametrize(("error", "code"), KINDS, ids=lambda v: type(v).__name__)
-def test_notification_error_is_shown_once(error: CodeSagaError, code: int) -> None:
+def test_notification_error_is_shown_once_unless_the_client_erred(
+    error: CodeSagaError, code: int, caplog: pytest.LogCaptureFixture
+) -> None:
     @notices
     def handler(ls: Client, params: object) -> None:
         raise error
 
     client = Client()
-    assert handler(client, None) is None
-    assert client.shown == [(f"CodeSaga: {error.message}", True)]
+    with caplog.at_level(logging.INFO, logger="codesaga"):
+        assert handler(client, None) is None
+    if code == ErrorCode.INVALID_PARAMS:  # the client's mistake: logged once, no popup
+        assert client.shown == []
+        assert [r.getMessage() for r in caplog.records] == [
+            f"{type(error).__name__} ignored: {error.message}"
+        ]
+    else:
+        assert client.shown == [(f"CodeSaga: {error.message}", True)]
 
 
 async def test_message_follows_the_language() -> None:
@@ -105,9 +116,10 @@ def test_notifications_are_told_apart_from_requests() -> None:
     assert not is_notification("codesaga/chat")
 
 
-async def test_every_registered_handler_is_wrapped() -> None:
+async def test_every_registered_handler_is_wrapped(caplog: pytest.LogCaptureFixture) -> None:
     """Each feature and command of the real server answers a CodeSagaError the same way: an
-    unknown document gives InvalidParams for a request and a message for a notification."""
+    unknown document gives InvalidParams for a request and one log line (no popup: the
+    client's mistake) for a notification."""
     server = create_server()
     shown: list[str] = []
     server.show = lambda message, *, error=False: shown.append(message)  # type: ignore[method-assign]
@@ -117,8 +129,10 @@ async def test_every_registered_handler_is_wrapped() -> None:
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
         content_changes=[types.TextDocumentContentChangeWholeDocument(text="x")],
     )
-    features[types.TEXT_DOCUMENT_DID_CHANGE](change)
-    assert len(shown) == 1 and uri in shown[0]
+    with caplog.at_level(logging.WARNING, logger="codesaga"):
+        features[types.TEXT_DOCUMENT_DID_CHANGE](change)
+    assert shown == []
+    assert [uri in r.getMessage() for r in caplog.records] == [True]
     action = types.CodeActionParams(
         text_document=types.TextDocumentIdentifier(uri=uri),
         range=types.Range(

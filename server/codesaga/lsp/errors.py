@@ -3,7 +3,9 @@
 Every handler in ``lsp/`` is wrapped by :func:`answers` (requests and commands: the error
 becomes the JSON-RPC error of the reply, with the error's code and its message in the user's
 language) or :func:`notices` (notifications, which have no reply: the message is shown with
-``window/showMessage``). Either way the error is logged once and the server goes on serving.
+``window/showMessage``, unless it is InvalidParams, the client's mistake, which is only
+logged: a ``didChange`` for a document never opened, say). Either way the error is logged
+once and the server goes on serving.
 Exceptions that are not CodeSagaErrors are bugs; they are left to pygls, which logs them and
 answers InternalError.
 """
@@ -73,6 +75,9 @@ def _reply_error(ls: CodeSagaServer, exc: CodeSagaError) -> None:
 
 
 def _show_error(ls: CodeSagaServer, exc: CodeSagaError) -> None:
+    if exc.code == ErrorCode.INVALID_PARAMS:  # the client's mistake: nothing for the user to do
+        log.warning("%s ignored: %s", type(exc).__name__, exc.message)
+        return
     ls.show(f"CodeSaga: {exc.text(ls.language)}", error=True)
 
 
@@ -84,5 +89,26 @@ def answers(handler: Callable[P, R]) -> Callable[P, R]:
 
 def notices(handler: Callable[P, R]) -> Callable[P, R]:
     """Wrap a notification handler ``(ls, params)``, sync or async: a CodeSagaError it raises
-    is shown to the user (``window/showMessage``, as an error) and the handler returns None."""
+    is shown to the user (``window/showMessage``, as an error), or only logged (once, as a
+    warning) when it is InvalidParams; the handler returns None."""
     return _guarded(handler, _show_error)
+
+
+PYGLS_LOGGER = "pygls.protocol.json_rpc"
+"""The logger pygls writes a traceback to for every request answered with an error."""
+
+
+class AnsweredOnPurpose(logging.Filter):
+    """Drops pygls's traceback for a request error raised on purpose by :func:`answers` (a
+    JsonRpcException caused by a CodeSagaError), which this module has logged once already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, JsonRpcException) and isinstance(exc.__cause__, CodeSagaError))
+
+
+def quiet_pygls() -> None:
+    """Install :class:`AnsweredOnPurpose` on pygls's protocol logger (once)."""
+    logger = logging.getLogger(PYGLS_LOGGER)
+    if not any(isinstance(f, AnsweredOnPurpose) for f in logger.filters):
+        logger.addFilter(AnsweredOnPurpose())

@@ -15,6 +15,7 @@ from typing import Any
 
 from lsprotocol import types
 from pydantic import ValidationError
+from pygls.exceptions import FeatureRequestError
 from pygls.lsp.server import LanguageServer
 
 from codesaga import __version__
@@ -79,6 +80,17 @@ class CodeSagaServer(LanguageServer):
         """pygls's ``command`` decorator, with the handler wrapped like :meth:`feature`'s."""
         register = super().command(command_name)
         return lambda handler: register(answers(handler))
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log what pygls reports (a notification handler that failed, a message it could not
+        send) instead of pygls's "Error in server" popup: a client's mistakes are answered or
+        logged by :class:`~codesaga.lsp.protocol.CodeSagaProtocol`, and a popup for each one
+        would reach the user for what the editor got wrong. Logged errors also reach the
+        client's log (:mod:`codesaga.lsp.client_log`). Request errors are not logged again:
+        pygls has answered and logged them."""
+        if source is FeatureRequestError:
+            return
+        log.error("%s: %s", getattr(source, "__name__", source), str(error)[:200])
 
     @property
     def language(self) -> Language:
