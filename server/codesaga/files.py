@@ -17,11 +17,13 @@ FILE_MODE = 0o600
 """Mode of the files CodeSaga creates (owner read/write only)."""
 
 
-def private_dirs(directory: Path) -> Path:
-    """Create ``directory`` and its missing parents with mode 0700 (the umask cannot widen
-    or narrow it: the mode is set again after each ``mkdir``); existing directories keep
-    their mode, except ``directory`` itself, which is made 0700. Returns ``directory``.
-    Raises OSError when a directory cannot be created (e.g. a parent is a file)."""
+def private_dirs(directory: Path, *, existing: bool = True) -> Path:
+    """Create ``directory`` and its missing parents with mode 0700 (the mode is set again
+    after each ``mkdir``, so the umask cannot change it). Directories that already exist keep
+    their mode, except ``directory`` itself when ``existing`` is true: it is made 0700 too
+    (for CodeSaga's own directories, which older versions created 0755). Returns
+    ``directory``. Raises OSError when a directory cannot be created (e.g. a parent is a
+    file)."""
     missing: list[Path] = []
     current = directory
     while not current.exists():
@@ -32,7 +34,7 @@ def private_dirs(directory: Path) -> Path:
     for path in reversed(missing):
         path.mkdir(mode=DIR_MODE, exist_ok=True)
         os.chmod(path, DIR_MODE)
-    if directory.is_dir() and (directory.stat().st_mode & 0o777) != DIR_MODE:
+    if existing and (directory.stat().st_mode & 0o777) != DIR_MODE:
         os.chmod(directory, DIR_MODE)
     return directory
 
@@ -49,9 +51,10 @@ def private_file(path: Path) -> Path:
 
 def write_private(path: Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path``, replacing what was there, the file created with
-    mode 0600 (an existing file's mode set to 0600) and its directories 0700. Returns
-    ``path``. Raises OSError when it cannot be written."""
-    private_dirs(path.parent)
+    mode 0600 (an existing file's mode set to 0600) and its missing directories 0700 (an
+    existing directory keeps its mode). Returns ``path``. Raises OSError when it cannot be
+    written."""
+    private_dirs(path.parent, existing=False)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         os.fchmod(out.fileno(), FILE_MODE)

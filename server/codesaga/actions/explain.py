@@ -20,7 +20,7 @@ from codesaga.actions.jobs import (
 from codesaga.actions.messages import action_title, say
 from codesaga.answers import markdown_text, repetitive
 from codesaga.documents import Document
-from codesaga.files import inside, write_private
+from codesaga.files import inside, private_dirs, write_private
 from codesaga.syntax.scopes import import_spans
 from codesaga.syntax.tags import call_names
 from codesaga.targets import Target, code_target
@@ -73,7 +73,8 @@ def write_explanation(cache_dir: Path, doc: Document, job: Job, markdown: str) -
     stem = _file_stem(doc.uri)
     what = target.name or f"L{target.first_line + 1}-{target.last_line + 1}"
     digest = hashlib.sha1(doc.uri.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    path = inside(cache_dir / "explain", f"{stem}-{_SAFE_NAME.sub('_', what)[:40]}-{digest}.md")
+    folder = private_dirs(cache_dir / "explain")
+    path = inside(folder, f"{stem}-{_SAFE_NAME.sub('_', what)[:40]}-{digest}.md")
     language, fence = language_of(doc)
     heading = f"`{target.name}`" if target.name else f"{stem}:{target.first_line + 1}"
     lines = "줄" if job.lang == "ko" else "lines"
