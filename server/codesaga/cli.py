@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 
 from codesaga import __version__
+from codesaga.logs import set_level
 
 log = logging.getLogger("codesaga")
 
 
 def setup_logging(level: str, log_file: str | None) -> None:
-    """Log to ``log_file`` or stderr; never to stdout (it carries the protocol in ``serve``)."""
+    """Log to ``log_file`` or stderr; never to stdout (it carries the protocol in ``serve``).
+    ``level`` is the ``codesaga`` logger's (see :func:`codesaga.logs.set_level`)."""
     handler: logging.Handler = (
         logging.FileHandler(log_file, encoding="utf-8")
         if log_file
@@ -28,7 +30,7 @@ def setup_logging(level: str, log_file: str | None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    log.setLevel(level.upper())
+    set_level(level)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

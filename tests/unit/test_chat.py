@@ -49,6 +49,9 @@ from codesaga.settings import Settings
 
 from .fakes import FakeEngine
 
+SID = "0123456789abcdef0123456789abcdef"
+"""A session id of the form the server issues (32 hex digits)."""
+
 
 def words(text: str) -> int:
     """A fake token counter: one token per whitespace-separated word."""
@@ -343,7 +346,7 @@ def test_file_name() -> None:
 
 def test_parse_args_from_pygls_objects() -> None:
     raw = {
-        "sessionId": "abc",
+        "sessionId": SID,
         "message": "hi",
         "textDocument": {"uri": "file:///x.py"},
         "range": {"start": {"line": 1, "character": 2}, "end": {"line": 3, "character": 0}},
@@ -358,7 +361,7 @@ def test_parse_args_from_pygls_objects() -> None:
     args = chat_turn(server, params)  # the range decoded in the open document
     assert args == ChatArgs(
         message="hi",
-        session_id="abc",
+        session_id=SID,
         uri="file:///x.py",
         selection=TextSpan(doc.line_start(1) + 2, doc.line_start(3)),
     )
@@ -538,15 +541,15 @@ async def test_service_errors(tmp_path: Path) -> None:
 
 def test_command_arguments() -> None:
     server = CodeSagaServer()
-    assert command_args(server, ({"message": "hi", "sessionId": "s"},)) == ChatArgs("hi", "s")
+    assert command_args(server, ({"message": "hi", "sessionId": SID},)) == ChatArgs("hi", SID)
     assert command_args(server, ("just text",)) == ChatArgs(message="just text")
-    assert session_arg(("abc",)) == "abc"
+    assert session_arg((SID,)) == SID
     for bad in ((), ("a", "b")):
         with pytest.raises(InvalidParams, match="expected one argument"):
             command_args(server, bad)
         with pytest.raises(InvalidParams, match="expected one argument: the sessionId"):
             session_arg(bad)
-    with pytest.raises(InvalidParams, match="sessionId: .*at most 200 characters"):
+    with pytest.raises(InvalidParams, match="sessionId: must be a session id the server issued"):
         session_arg(("x" * 201,))
     with pytest.raises(InvalidParams, match="message: must not be blank"):
         command_args(server, ({"message": " "},))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,8 @@ def test_parts_are_concatenated_in_order_and_checked(
     assert path == cache_dir / "models" / "fake-coder.gguf"
     assert path.read_bytes() == b"".join(pieces)
     assert list(path.parent.iterdir()) == [path]  # no partial file left behind
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700  # the cache dir is private
+    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
     # a file damaged on disk is noticed before the next first load, and assembled again
     path.write_bytes(b"GGUF" + b"x" * 157)
     assert resolve("fake-coder", cache_dir).read_bytes() == b"".join(pieces)

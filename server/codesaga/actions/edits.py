@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from codesaga.actions.data import ActionRefused
+from codesaga.actions.guard import introduced
 from codesaga.actions.messages import Lang, say
 from codesaga.answers import code_candidates
 from codesaga.documents import Document
@@ -89,13 +90,16 @@ def code_edit(
 ) -> Edit:
     """The edit that puts the model's code in place of ``target``: the first candidate of
     :func:`code_candidates` that, re-indented like the target, differs from it, is
-    :func:`related` to it (for a ``fix`` also :func:`in_proportion`) and leaves the document
-    parsing. Raises ActionRefused (no code, no change, unrelated code, or a syntax error)."""
+    :func:`related` to it (for a ``fix`` also :func:`in_proportion`), adds no definition
+    beside it and no call to a name the file does not have (:func:`introduced`), and leaves
+    the document parsing. Raises ActionRefused (no code, no change, unrelated code, an added
+    definition or call, or a syntax error)."""
     candidates = code_candidates(answer, doc.grammar)
     if not candidates:
         raise ActionRefused(say("no_code", lang, title=title))
     indent = base_indent(target.text)
     problems: list[str] = []
+    added: list[str] = []
     unchanged = unrelated = False
     name = target.name if target.kind.endswith(DEFINITIONS) else ""
     for candidate in candidates:
@@ -111,9 +115,15 @@ def code_edit(
             unrelated = True
             continue
         problem = parse_problem(doc, target.start, target.end, new_text)
-        if problem is None:
+        if problem is not None:
+            problems.append(problem)
+            continue
+        extra = introduced(doc, target.start, target.end, new_text)
+        if extra is None:
             return trimmed(doc, target.start, target.end, new_text)
-        problems.append(problem)
+        added.append(extra)
+    if added:
+        raise ActionRefused(say("introduces", lang, title=title, what=added[0]))
     if problems:
         raise ActionRefused(say("no_parse", lang, title=title, where=problems[0]))
     if unchanged:

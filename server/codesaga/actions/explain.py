@@ -20,6 +20,7 @@ from codesaga.actions.jobs import (
 from codesaga.actions.messages import action_title, say
 from codesaga.answers import markdown_text, repetitive
 from codesaga.documents import Document
+from codesaga.files import inside, private_dirs, write_private
 from codesaga.syntax.scopes import import_spans
 from codesaga.syntax.tags import call_names
 from codesaga.targets import Target, code_target
@@ -66,24 +67,23 @@ def finish(doc: Document, job: Job, answer: str) -> str:
 
 def write_explanation(cache_dir: Path, doc: Document, job: Job, markdown: str) -> Path:
     """Write the explanation to ``cache_dir/explain/<file>-<name or lines>-<hash>.md`` (a
-    title, the model's Markdown, then the code explained) and return its path. Raises
-    OSError when the directory cannot be written."""
+    title, the model's Markdown, then the code explained; directory 0700, file 0600) and
+    return its path. Raises OSError when the directory cannot be written."""
     target = job.target
     stem = _file_stem(doc.uri)
     what = target.name or f"L{target.first_line + 1}-{target.last_line + 1}"
     digest = hashlib.sha1(doc.uri.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    folder = cache_dir / "explain"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}-{_SAFE_NAME.sub('_', what)[:40]}-{digest}.md"
+    folder = private_dirs(cache_dir / "explain")
+    path = inside(folder, f"{stem}-{_SAFE_NAME.sub('_', what)[:40]}-{digest}.md")
     language, fence = language_of(doc)
     heading = f"`{target.name}`" if target.name else f"{stem}:{target.first_line + 1}"
     lines = "줄" if job.lang == "ko" else "lines"
     where = f"{stem}, {lines} {target.first_line + 1}–{target.last_line + 1}"
     code_title = "코드" if job.lang == "ko" else "Code"
-    path.write_text(
+    write_private(
+        path,
         f"# {heading}\n\n_{where} ({language})_\n\n{markdown.strip()}\n\n"
         f"## {code_title}\n\n```{fence}\n{dedented(target.text)}\n```\n",
-        encoding="utf-8",
     )
     return path
 

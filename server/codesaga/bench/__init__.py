@@ -53,6 +53,7 @@ from codesaga.bench.report import build_report
 from codesaga.bench.script import TypingPlan, big_python_file, normalise_newlines, plan_typing
 from codesaga.bench.table import render
 from codesaga.demo import FIXTURES, MARKER, strip_markers
+from codesaga.files import write_private
 from codesaga.syntax.languages import grammar_name
 
 __all__ = ["BenchError", "BenchOptions", "default_files", "plan_files", "run_bench"]
@@ -275,8 +276,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
     json_path = options.json_path or (
         settings.resolved_cache_dir() / "bench" / f"bench-{datetime.now():%Y%m%d-%H%M%S}.json"
     )
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_private(json_path, json.dumps(report, indent=2) + "\n")
     report["json_path"] = str(json_path)
     out.print(render(report))
     if other is not None and other > BUSY_SHARE:

@@ -28,6 +28,7 @@ from codesaga.bench.live import BenchError, ServerArm
 from codesaga.bench.replay import stats
 from codesaga.bench.script import summary
 from codesaga.bench.sync import SyncRun, measure_sync, no_model_env
+from codesaga.files import write_private
 
 __all__ = ["copy_workspace", "run_index_bench"]
 
@@ -121,8 +122,7 @@ def run_index_bench(
         report = asyncio.run(_run(server_env, Path(tmp) / "server.log", root, text, keys))
     report["workspace_files"] = copied
     report["started"] = f"{datetime.now():%Y-%m-%d %H:%M:%S}"
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_private(json_path, json.dumps(report, indent=2) + "\n")
     out.print(_table(report))
     out.print(f"JSON: {json_path}")
     report["json_path"] = str(json_path)

@@ -34,6 +34,7 @@ from rich.table import Table
 from codesaga.bench.live import BenchError, ServerArm, proc_status_bytes
 from codesaga.bench.records import ServerRun
 from codesaga.bench.script import TypingPlan, summary
+from codesaga.files import write_private
 
 MEMORY_WINDOWS = 3
 ENGINE_START_SECONDS = 120.0
@@ -240,8 +241,7 @@ def run_shared_bench(
         "rounds": rounds,
         "memory": memory,
     }
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_private(json_path, json.dumps(report, indent=2) + "\n")
     console.print(_tables(report))
     console.print(f"JSON: {json_path}")
     return report

@@ -29,6 +29,7 @@ from rich.table import Table
 from codesaga.bench.live import BenchError, ServerArm, proc_peak_rss
 from codesaga.bench.replay import STATS_COMMAND
 from codesaga.bench.script import advance, keystrokes, middle_typing, summary
+from codesaga.files import write_private
 
 __all__ = ["SyncRun", "measure_sync", "no_model_env", "run_sync_bench", "sync_report"]
 
@@ -169,8 +170,7 @@ def run_sync_bench(
         run = asyncio.run(_run(arm, text, keys))
     report = sync_report(run)
     report["started"] = f"{datetime.now():%Y-%m-%d %H:%M:%S}"
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_private(json_path, json.dumps(report, indent=2) + "\n")
     report["json_path"] = str(json_path)
     out.print(render_sync(report))
     out.print(f"JSON: {json_path}")

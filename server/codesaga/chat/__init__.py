@@ -31,7 +31,6 @@ from codesaga.chat.context import CodeContext, TokenCounter, clip_lines, code_co
 from codesaga.chat.params import ChatArgs, ChatParams, chat_params, session_id
 from codesaga.chat.service import ChatHost, ChatService, Reply
 from codesaga.chat.store import (
-    MAX_SESSION_ID,
     SessionStore,
     Turn,
     check_session_id,
@@ -40,7 +39,6 @@ from codesaga.chat.store import (
 
 __all__ = [
     "MAX_ANSWER_TOKENS",
-    "MAX_SESSION_ID",
     "MESSAGE_OVERHEAD",
     "Assembled",
     "ChatArgs",

@@ -7,7 +7,8 @@ Shapes (JSON, camelCase as the client sends them):
   {start, end}}`` (positions ``{line, character}``: non-negative integers in the document's
   position encoding), plus the optional LSP ``workDoneToken`` / ``partialResultToken``; a bare
   string is the message of a new session;
-* a session id, :data:`SessionId`: a non-blank string of at most MAX_SESSION_ID characters.
+* a session id, :data:`SessionId`: 32 hex digits as the server issues them, or a hyphenated
+  UUID (:func:`codesaga.chat.store.check_session_id`).
 
 The range stays in the client's units here (:class:`RangeParams`); the protocol layer decodes
 it into str offsets with the document it belongs to (:func:`codesaga.lsp.chat.chat_turn`) and

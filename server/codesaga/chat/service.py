@@ -21,10 +21,11 @@ from typing import Protocol, TypeVar
 
 from codesaga.chat.assembly import ChatPlan, Language, empty_answer, plan_turn
 from codesaga.chat.params import ChatArgs
-from codesaga.chat.store import SessionStore, Turn, new_session_id
+from codesaga.chat.store import SessionStore, Turn, check_session_id, new_session_id
 from codesaga.documents import Document
 from codesaga.engine import Engine, Generation, GenerationRequest
-from codesaga.errors import CodeSagaError, Superseded
+from codesaga.errors import CodeSagaError, InvalidParams, Superseded
+from codesaga.files import inside, write_private
 from codesaga.repo.workspace import Workspace, definitions_source
 from codesaga.scheduler import LatestWins, Scheduler
 from codesaga.settings import Settings
@@ -245,12 +246,17 @@ class ChatService:
             self.host.show(f"CodeSaga: the chat turn was not saved: {exc}", error=True)
 
     def write_reply(self, reply: Reply) -> Path | None:
-        """Write the reply to ``<cacheDir>/chat/<sessionId>.md`` (the session's latest reply),
-        for clients that drop command results; None when it cannot be written (logged)."""
-        path = self._directory() / f"{reply.session_id}.md"
+        """Write the reply to ``<cacheDir>/chat/<sessionId>.md`` (the session's latest reply;
+        mode 0600), for clients that drop command results; None when it cannot be written
+        (logged). Raises InvalidParams for a session id that is not one the server issues
+        (:func:`check_session_id`) or that would leave the chat directory."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(reply.text + "\n", encoding="utf-8")
+            name = check_session_id(reply.session_id) + ".md"
+            path = inside(self._directory(), name)
+        except ValueError as exc:
+            raise InvalidParams(f"sessionId: {exc}") from None
+        try:
+            write_private(path, reply.text + "\n")
         except OSError as exc:
             log.warning("could not write the chat reply: %s", exc)
             return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codesaga.engine import ChatMessage
+from codesaga.files import private_dirs, private_file
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,6 @@ MAX_SESSIONS = 500
 """Sessions kept on disk; the least recently used beyond this are deleted when a store opens."""
 MAX_STORED_TURNS = 400
 """Turns kept per session on disk (the prompt holds only what fits the context window)."""
-MAX_SESSION_ID = 200
-"""Longest accepted session id, in characters."""
 
 
 @dataclass(frozen=True)
@@ -43,15 +42,19 @@ def new_session_id() -> str:
 
 
 def check_session_id(value: object) -> str:
-    """``value`` as a session id: a non-blank string of at most MAX_SESSION_ID characters.
-
-    Raises ValueError otherwise.
-    """
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SESSION_ID:
-        raise ValueError(
-            f"sessionId must be a non-empty string of at most {MAX_SESSION_ID} characters"
-        )
-    return value
+    """``value`` as a session id: a UUID written as the server issues it (32 hex digits) or
+    in its hyphenated form (``8-4-4-4-12`` hex digits), either case. A session id names a
+    file under the cache directory (:meth:`ChatService.write_reply`), so nothing else is
+    accepted. Raises ValueError otherwise."""
+    if isinstance(value, str):
+        try:
+            parsed = uuid.UUID(value)
+        except ValueError:
+            pass
+        else:
+            if value.lower() in (parsed.hex, str(parsed)):
+                return value
+    raise ValueError("must be a session id the server issued (32 hex digits, or a UUID)")
 
 
 _SCHEMA = """
@@ -74,7 +77,8 @@ CREATE TABLE IF NOT EXISTS turns (
 class SessionStore:
     """Chat sessions in one SQLite file, ``<directory>/sessions.sqlite3``.
 
-    Only role, content and timestamps are stored. Several server processes may share the
+    Only role, content and timestamps are stored; the directory is made mode 0700 and the
+    file 0600 (:mod:`codesaga.files`). Several server processes may share the
     file (WAL journal, 5 s busy timeout). A file that is not a readable database is moved
     aside to ``sessions.sqlite3.corrupt`` and a new one is started. Raises OSError when the
     directory cannot be created, sqlite3.Error when the file cannot be opened at all.
@@ -89,7 +93,7 @@ class SessionStore:
         max_sessions: int = MAX_SESSIONS,
         max_turns: int = MAX_STORED_TURNS,
     ) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dirs(directory)
         self.path = directory / self.FILE_NAME
         self.max_turns = max_turns
         try:
@@ -101,6 +105,7 @@ class SessionStore:
         self.prune(max_sessions)
 
     def _open(self) -> sqlite3.Connection:
+        private_file(self.path)  # its -wal and -shm files take its mode
         db = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")

@@ -42,6 +42,7 @@ from codesaga.evals.raw import MAX_TOKENS, RawArm
 from codesaga.evals.report import Record, render, summarize
 from codesaga.evals.repos import RepoSource, repo_sources, repo_tasks, write_workspace
 from codesaga.evals.tasks import SUITES, Suite, Task, first_line
+from codesaga.files import write_private
 
 __all__ = [
     "ABLATIONS",
@@ -212,8 +213,7 @@ def run_eval(options: EvalOptions, console: Console | None = None) -> dict[str, 
     json_path = options.json_path or (
         cache_dir / "eval" / f"eval-{datetime.now():%Y%m%d-%H%M%S}.json"
     )
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    write_private(json_path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     report["json_path"] = str(json_path)
     out.print(render(report))
     out.print(f"JSON: {json_path}")

@@ -23,6 +23,7 @@ from codesaga.completion import Completer
 from codesaga.documents import Document, DocumentStore
 from codesaga.engine import Engine
 from codesaga.errors import Language
+from codesaga.logs import set_level
 from codesaga.lsp.errors import answers, notices
 from codesaga.lsp.model import ModelService
 from codesaga.lsp.protocol import CodeSagaProtocol
@@ -114,7 +115,7 @@ class CodeSagaServer(LanguageServer):
             return False
         self.client_settings = merged
         old, self.settings = self.settings, new
-        logging.getLogger("codesaga").setLevel(new.log_level.upper())
+        set_level(new.log_level)
         self.model.settings_changed(old, new)
         self.usage.configure(new.resolved_cache_dir() / USAGE_FILE, new.usage_retention_days)
         if old.repo_context_tokens != new.repo_context_tokens:
@@ -169,8 +170,14 @@ class CodeSagaServer(LanguageServer):
         return self.store.parsed(uri) if parsed else self.store.get(uri)
 
     def show(self, message: str, *, error: bool = False) -> None:
-        """``window/showMessage``, logged too."""
-        (log.error if error else log.info)("%s", message)
+        """``window/showMessage``. An error is logged with its text (CodeSaga's own message);
+        other messages can carry code or the model's words (a chat reply, an explanation, an
+        action's title), so only their length is logged at ``info``, the text at ``debug``."""
+        if error:
+            log.error("%s", message)
+        else:
+            log.info("window/showMessage: %d characters", len(message))
+            log.debug("window/showMessage: %s", message)
         kind = types.MessageType.Error if error else types.MessageType.Info
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from codesaga.files import private_dirs, private_file
 from codesaga.repo.chunks import Chunk, chunk_file
 from codesaga.repo.files import is_indexable, workspace_files
 from codesaga.repo.terms import terms, terms_text
@@ -83,17 +84,6 @@ def db_path(root: Path, cache_dir: Path) -> Path:
     return cache_dir / "index" / f"{digest}.sqlite3"
 
 
-def _make_private_dirs(directory: Path) -> None:
-    missing: list[Path] = []
-    current = directory
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        path.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(path, 0o700)
-
-
 # a file ready to store, prepared outside the write lock: (sha256, size in bytes, chunks with
 # their name and body terms)
 _Prepared = tuple[str, int, list[tuple[Chunk, str, str]]]
@@ -144,7 +134,7 @@ class RepoIndex:
         :class:`OSError` if the cache directory cannot be created and
         :class:`sqlite3.Error` if even a fresh database cannot be opened."""
         path = db_path(root, cache_dir)
-        _make_private_dirs(path.parent)
+        private_dirs(path.parent)
         index = cls(root, path)
         try:
             index._prepare()
@@ -160,9 +150,7 @@ class RepoIndex:
         return index
 
     def _prepare(self) -> None:
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        os.chmod(self.path, 0o600)
+        private_file(self.path)
         db = self._db()
         check = db.execute("PRAGMA quick_check").fetchone()
         if check is None or check[0] != "ok":
