@@ -9,12 +9,13 @@ thread, ``codesaga stats`` directly. Every method may raise ``sqlite3.Error`` or
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+
+from codesaga.files import private_file
 
 USAGE_FILE = Path("usage") / "usage.sqlite3"
 """Where the usage file lives, relative to the cache directory."""
@@ -70,18 +71,11 @@ class UsageRow:
 _COLUMNS = tuple(f.name for f in fields(UsageRow))
 
 
-def _private_dir(directory: Path) -> None:
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-
-
 class UsageStore:
     """The usage file at ``path``, opened for writing (created if missing)."""
 
     def __init__(self, path: Path) -> None:
-        _private_dir(path.parent)
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # mode set at creation
-        os.chmod(path, 0o600)
+        private_file(path)  # 0600 in a 0700 directory, set at creation
         # the recorder's thread and the server's flush share it, under the recorder's lock
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.executescript(_SCHEMA)
