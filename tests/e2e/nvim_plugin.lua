@@ -429,7 +429,8 @@ function scenarios.chat()
       in_code = win == code_win and api.nvim_win_get_buf(win) == bufnr,
       in_chat = win == state.win,
       windows = #api.nvim_tabpage_list_wins(0),
-      split_buffer = state.win and api.nvim_buf_get_name(api.nvim_win_get_buf(state.win)) or vim.NIL,
+      split_buffer = state.win and api.nvim_buf_get_name(api.nvim_win_get_buf(state.win))
+        or vim.NIL,
       filetype = state.win and vim.bo[api.nvim_win_get_buf(state.win)].filetype or vim.NIL,
     }
   end
@@ -545,7 +546,9 @@ function scenarios.chat_model()
   client:exec_cmd({
     title = 'chat',
     command = 'codesaga.chat',
-    arguments = { { message = 'Is it tested?', textDocument = { uri = vim.uri_from_bufnr(bufnr) } } },
+    arguments = {
+      { message = 'Is it tested?', textDocument = { uri = vim.uri_from_bufnr(bufnr) } },
+    },
   }, { bufnr = bufnr }, function(e, r)
     result = { err = e or vim.NIL, result = r or vim.NIL }
   end)

@@ -119,7 +119,8 @@ function M.attach(width, height)
     end,
   })
   assert(channel > 0, 'could not connect to ' .. vim.v.servername)
-  local request = { 0, 1, 'nvim_ui_attach', { width, height, { ext_linegrid = true, rgb = false } } }
+  local options = { ext_linegrid = true, rgb = false }
+  local request = { 0, 1, 'nvim_ui_attach', { width, height, options } }
   vim.fn.chansend(channel, vim.mpack.encode(request))
 end
 

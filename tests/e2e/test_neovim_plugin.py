@@ -497,3 +497,44 @@ def test_chat_split(tmp_path: Path) -> None:
     assert shown["where"]["split_buffer"] == shown["path"]
     assert any("It builds a label." in row for row in shown["screen"])
     assert any(lines[line][:20] in row for row in shown["screen"])
+
+
+@needs_nvim
+@pytest.mark.model
+def test_chat_with_real_server(tmp_path: Path) -> None:
+    """The real server and model: :CodeSagaChat streams the reply ($/progress deltas) into the
+    split, which then holds the final reply; a second question typed in the chat buffer goes
+    to the same session; the ``codesaga.chat`` command, whose reply the server shows with
+    window/showDocument (takeFocus), opens the Markdown file in the split and leaves the
+    user's window and buffer alone."""
+    result, _text, _line, _col = run_nvim(
+        tmp_path,
+        "chat_model",
+        "{" + ", ".join(lua_string(a) for a in SERVER) + "}",
+        "inventory.py",
+        2,
+        CODESAGA_MAX_TOKENS="24",
+        CODESAGA_TEMPERATURE="0",
+    )
+    s = steps(result)
+    first = s["first"]
+    assert first["answered"], "no chat reply"
+    assert first["deltas"], "the reply was not streamed"
+    assert first["in_code"] and first["windows"] == 2
+    assert first["session"]
+    reply = first["text"].split("## CodeSaga\n\n", 1)[1].rstrip("\n")
+    assert reply.strip()
+    assert "".join(first["deltas"]).strip() == reply.strip()
+
+    again = s["again"]
+    assert again["ok"], again["err"]
+    assert again["answered"]
+    assert again["session"] == first["session"]
+    assert again["text"].count("## CodeSaga") == 2 and again["windows"] == 2
+
+    command = s["command"]
+    assert command["result"]["err"] is None, command["result"]
+    session = command["result"]["result"]["sessionId"]
+    assert command["in_code"], "window/showDocument replaced the user's buffer"
+    assert command["windows"] == 2
+    assert command["split_buffer"].endswith(f"{session}.md")

@@ -14,6 +14,10 @@
 -- repoContextTokens, rankCandidates.
 -- Keys set here win over CODESAGA_* environment variables and ~/.config/codesaga/config.toml,
 -- so the defaults below are left empty: add only what you want to change.
+--
+-- require('codesaga').setup() adds `handlers` (window/showDocument: the Markdown the server
+-- writes for chat and Explain opens in the chat split, not in the current window); this file
+-- stays plain data.
 
 ---@type vim.lsp.Config
 return {
@@ -48,9 +52,6 @@ return {
   -- Sent as initializationOptions: read once, when the server starts. (vim.empty_dict() so
   -- that an empty table travels as the JSON object {}, not as the array [].)
   init_options = vim.empty_dict(),
-  -- window/showDocument: the Markdown the server writes for chat and Explain opens in the
-  -- reused chat split (lua/codesaga/chat.lua), never in the current window.
-  handlers = require('codesaga.chat').handlers,
   -- Answered to workspace/configuration (section "codesaga"); re-read on didChangeConfiguration.
   settings = {
     codesaga = vim.empty_dict(),

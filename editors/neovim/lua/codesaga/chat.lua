@@ -14,7 +14,7 @@
 --- (or any CodeSaga client) with no document: the session already holds the code.
 --- `!` starts a new conversation (session); without a message you are prompted for one.
 ---
---- `handlers['window/showDocument']` (used by lsp/codesaga.lua) opens the Markdown files the
+--- `handlers['window/showDocument']` (given to the client by setup()) opens the Markdown files the
 --- server writes for the `codesaga.chat` command and the Explain code action in the same
 --- split instead of the current window; any other document goes to Neovim's own handler.
 ---
@@ -312,8 +312,8 @@ local function show_document(err, params, ctx)
   return { success = true }
 end
 
---- Handlers for the codesaga client (lsp/codesaga.lua sets them; pass them to vim.lsp.start
---- yourself on older setups).
+--- Handlers for the codesaga client (codesaga.setup() adds them to vim.lsp.config; pass them
+--- to vim.lsp.start yourself on older setups).
 M.handlers = {
   ['window/showDocument'] = show_document,
 }

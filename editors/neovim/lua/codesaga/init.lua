@@ -574,6 +574,11 @@ end
 function M.setup(opts)
   config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
   chat.setup({ client_name = config.client_name, split = config.chat_split })
+  -- The server's Markdown (chat, Explain) in the chat split, not in the current window. Taken
+  -- when the client starts, so this works after vim.lsp.enable() as long as it runs before.
+  if vim.lsp.config ~= nil then
+    vim.lsp.config(config.client_name, { handlers = chat.handlers })
+  end
 
   if config.native ~= false and vim.lsp.inline_completion ~= nil then
     -- Neovim 0.12+: the built-in client renders and accepts inline completions.
