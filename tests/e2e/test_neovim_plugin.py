@@ -193,7 +193,8 @@ def test_ghost_text_with_scripted_server(tmp_path: Path) -> None:
 @needs_nvim
 def test_tab_keeps_another_plugins_mapping(tmp_path: Path) -> None:
     """With <Tab> mapped before setup (as another plugin would), <Tab> accepts a shown
-    suggestion and otherwise runs that mapping."""
+    suggestion and otherwise runs that mapping. CodeSagaGhostText linked before setup (as a
+    user would) stays linked: setup's grey is only a default."""
     fake = HERE / "nvim_fake_server.lua"
     result, _text, line, col = run_nvim(
         tmp_path,
@@ -203,7 +204,8 @@ def test_tab_keeps_another_plugins_mapping(tmp_path: Path) -> None:
         2,
         before_setup="vim.keymap.set('i', '<Tab>', function()\n"
         "  vim.g.other_tab = (vim.g.other_tab or 0) + 1\n"
-        "end)\n",
+        "end)\n"
+        "vim.api.nvim_set_hl(0, 'CodeSagaGhostText', { link = 'Comment' })\n",
         CODESAGA_REPLY="item.quantity",
     )
     s = steps(result)
@@ -211,6 +213,7 @@ def test_tab_keeps_another_plugins_mapping(tmp_path: Path) -> None:
     accept = s["accept"]
     assert accept["after"] == insert_at(accept["before"], line, col, "item.quantity")
     assert accept["other"] == 0
+    assert accept["hl"] == {"link": "Comment"}
     other = s["other"]
     assert other["after"] == other["before"]
     assert other["other"] == 1
