@@ -4,12 +4,15 @@
 -- (not `-l`: a `-l` script ends Neovim as soon as insert mode waits for input).
 --
 -- Environment: CODESAGA_INIT (init file), CODESAGA_FILE, CODESAGA_CURSOR ("line:col", 0-based,
--- col in bytes), CODESAGA_SCENARIO ("model" | "fake" |
--- "mapped_tab" | "code_action", with CODESAGA_ACTION: a title prefix), CODESAGA_OUT (JSON
--- result file), CODESAGA_TIMEOUT_MS. The result holds what each step saw; `err` is nil when
--- every step ran.
+-- col in bytes), CODESAGA_SCENARIO ("model" | "fake" | "mapped_tab" | "screen" | "partial" |
+-- "chat" | "chat_model" | "code_action", with CODESAGA_ACTION: a title prefix), CODESAGA_OUT
+-- (JSON result file), CODESAGA_TIMEOUT_MS. The result holds what each step saw; `err` is nil
+-- when every step ran. The screen scenarios attach nvim_screen.lua's UI (cterm colours, as
+-- in a terminal with 'termguicolors' off) and record what it shows.
 local api = vim.api
 local env = vim.env
+local here = vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2))
+local screen = dofile(here .. '/nvim_screen.lua')
 local out = { steps = {} }
 local co ---@type thread
 
@@ -266,12 +269,300 @@ function scenarios.mapped_tab()
   local before = buffer_text(bufnr)
   type_keys('<Tab>')
   step('accept', { before = before, after = buffer_text(bufnr), other = vim.g.other_tab or 0 })
+  out.steps[#out.steps].hl = api.nvim_get_hl(0, { name = 'CodeSagaGhostText' })
   fake.reply = nil
   sleep(300) -- the next (empty) answer
   local plain = buffer_text(bufnr)
   type_keys('<Tab>')
   step('other', { before = plain, after = buffer_text(bufnr), other = vim.g.other_tab or 0 })
   type_keys('<Esc>')
+end
+
+-- What the screen shows around buffer line `row` (0-based) of the current window: that row and
+-- the next, where the cursor is drawn (by the UI and by screenrow()/screencol()).
+local function view(row)
+  screen.settle(sleep)
+  local pos = vim.fn.screenpos(0, row + 1, 1)
+  local r = pos.row - 1
+  return {
+    row = r,
+    line = screen.row(r),
+    below = screen.row(r + 1),
+    cursor = screen.cursor(),
+    screen_cursor = { vim.fn.screenrow() - 1, vim.fn.screencol() - 1 },
+  }
+end
+
+--- Scroll the window so that buffer line `row` (0-based) is the third: the virtual lines below
+--- it are on screen (at the end of the file Neovim does not scroll to show them).
+local function near_top(row)
+  vim.fn.winrestview({ topline = math.max(1, row - 1) })
+end
+
+--- The colour Neovim's syntax highlighting gives each byte of buffer line `row` (0-based):
+--- cterm foreground numbers, -1 for the terminal's default.
+local function syntax_fg(row)
+  local line = api.nvim_buf_get_lines(0, row, row + 1, false)[1]
+  local result = {}
+  for c = 1, #line do
+    local fg = vim.fn.synIDattr(vim.fn.synIDtrans(vim.fn.synID(row + 1, c, 1)), 'fg', 'cterm')
+    table.insert(result, tonumber(fg) or -1)
+  end
+  return result
+end
+
+local function attach_screen()
+  vim.o.termguicolors = false
+  screen.attach(80, 24)
+end
+
+-- Ghost text as a terminal without true colour draws it: its colour against typed text, the
+-- cursor's place, the same line after <Tab>, and again after :colorscheme.
+function scenarios.screen()
+  attach_screen()
+  local bufnr, _, row, col = start()
+  local codesaga = require('codesaga')
+  local fake = _G.codesaga_fake
+  fake.reply = env.CODESAGA_REPLY
+  insert_at(row, col)
+  near_top(row)
+  step('shown', {
+    shown = wait_for(codesaga.current, 5000),
+    view = view(row),
+    hl = api.nvim_get_hl(0, { name = 'CodeSagaGhostText' }),
+  })
+  fake.reply = nil
+  type_keys('<Tab>')
+  step('accepted', {
+    view = view(row),
+    line = api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1],
+    syntax_fg = syntax_fg(row),
+  })
+
+  type_keys('<Esc>')
+  vim.cmd.colorscheme('default') -- clears every highlight group
+  fake.reply = env.CODESAGA_REPLY
+  insert_at(row, col)
+  near_top(row)
+  step('colorscheme', { shown = wait_for(codesaga.current, 5000), view = view(row) })
+  type_keys('<Esc>')
+end
+
+-- Accepting a word, then a line, at a time with the default keys: the buffer, the rest still
+-- shown (no new request), the screen, and the one acceptance report with the accepted length
+-- when the suggestion goes; then a word followed by <Tab>.
+function scenarios.partial()
+  attach_screen()
+  local bufnr, _, row, col = start()
+  local codesaga = require('codesaga')
+  local fake = _G.codesaga_fake
+  local original = api.nvim_buf_get_lines(bufnr, 0, -1, false)
+  fake.reply = env.CODESAGA_REPLY
+  insert_at(row, col)
+  near_top(row)
+  step('shown', { shown = wait_for(codesaga.current, 5000) })
+  local requests = #fake.requests
+  local function after(name, keys)
+    type_keys(keys)
+    sleep(400) -- longer than the debounce: a new request would have been sent by now
+    local c = cursor()
+    step(name, {
+      text = buffer_text(bufnr),
+      current = codesaga.current() or vim.NIL,
+      cursor = c,
+      view = view(c[1]),
+      requests = #fake.requests - requests,
+      commands = #fake.commands,
+    })
+  end
+  after('word', '<M-Right>')
+  after('word2', '<M-Right>')
+  after('line', '<M-C-Right>')
+  after('line2', '<M-C-Right>')
+  fake.reply = nil
+  type_keys('<Esc>')
+  sleep(300)
+  step('dismissed', {
+    text = buffer_text(bufnr),
+    current = codesaga.current() or vim.NIL,
+    commands = vim.deepcopy(fake.commands),
+  })
+
+  api.nvim_buf_set_lines(bufnr, 0, -1, false, original)
+  fake.commands = {}
+  fake.reply = env.CODESAGA_REPLY
+  insert_at(row, col)
+  wait_for(codesaga.current, 5000)
+  fake.reply = nil
+  type_keys('<M-Right>')
+  type_keys('<Tab>')
+  sleep(300)
+  step('word_then_tab', {
+    before = table.concat(original, '\n'),
+    text = buffer_text(bufnr),
+    cursor = cursor(),
+    commands = vim.deepcopy(fake.commands),
+  })
+  type_keys('<Esc>')
+end
+
+local function chat_text()
+  local chat = require('codesaga.chat').state()
+  return chat.bufnr and buffer_text(chat.bufnr) or vim.NIL
+end
+
+-- :CodeSagaChat against the fake server: the split, the reply streamed into it, the window the
+-- user was in kept, a question about a selection, one asked from the chat buffer, and the
+-- server's window/showDocument for a Markdown file.
+function scenarios.chat()
+  attach_screen()
+  local bufnr, _, row, col = start()
+  local chat = require('codesaga.chat')
+  local fake = _G.codesaga_fake
+  fake.chat_delay_ms = 300
+  api.nvim_win_set_cursor(0, { row + 1, col })
+  local code_win = api.nvim_get_current_win()
+  local function where()
+    local win = api.nvim_get_current_win()
+    local state = chat.state()
+    return {
+      in_code = win == code_win and api.nvim_win_get_buf(win) == bufnr,
+      in_chat = win == state.win,
+      windows = #api.nvim_tabpage_list_wins(0),
+      split_buffer = state.win and api.nvim_buf_get_name(api.nvim_win_get_buf(state.win))
+        or vim.NIL,
+      filetype = state.win and vim.bo[api.nvim_win_get_buf(state.win)].filetype or vim.NIL,
+    }
+  end
+
+  vim.cmd('CodeSagaChat What does this line do?')
+  assert(wait_for(function()
+    return #fake.chat_sent >= 1
+  end, 5000), 'no delta was sent')
+  screen.settle(sleep, 30)
+  step('streaming', {
+    where = where(),
+    pending = chat.state().pending,
+    sent = vim.deepcopy(fake.chat_sent),
+    text = chat_text(),
+    screen = screen.lines(),
+  })
+  local answered = wait_for(function()
+    return not chat.state().pending
+  end, 5000)
+  step('answered', {
+    answered = answered,
+    where = where(),
+    text = chat_text(),
+    screen = (function()
+      screen.settle(sleep)
+      return screen.lines()
+    end)(),
+    request = fake.chats[1],
+    session = chat.state().session_id or vim.NIL,
+  })
+
+  vim.cmd(('%d,%dCodeSagaChat Explain these lines'):format(row, row + 1))
+  wait_for(function()
+    return not chat.state().pending
+  end, 5000)
+  step('selection', { where = where(), request = fake.chats[2], text = chat_text() })
+
+  api.nvim_set_current_win(chat.state().win)
+  local ok, err = pcall(vim.cmd, 'CodeSagaChat And then?')
+  wait_for(function()
+    return not chat.state().pending
+  end, 5000)
+  step('from_chat', {
+    ok = ok,
+    err = err or vim.NIL,
+    where = where(),
+    request = fake.chats[3] or vim.NIL,
+    text = chat_text(),
+  })
+
+  api.nvim_set_current_win(code_win)
+  local md = vim.fn.tempname() .. '.md'
+  vim.fn.writefile({ '# Explanation', '', 'It builds a label.' }, md)
+  local result = fake.show_document(vim.uri_from_fname(md))
+  screen.settle(sleep)
+  step('show_document', {
+    result = result or vim.NIL,
+    path = md,
+    where = where(),
+    screen = screen.lines(),
+  })
+end
+
+-- :CodeSagaChat against the real server: streamed deltas, the reply in the split, a second
+-- question from the chat buffer in the same session, and the codesaga.chat command (which
+-- makes the server send window/showDocument with takeFocus) leaving the user's window alone.
+function scenarios.chat_model()
+  local bufnr, client, row, col = start()
+  local chat = require('codesaga.chat')
+  local timeout = tonumber(env.CODESAGA_TIMEOUT_MS or '180000')
+  local deltas = {}
+  api.nvim_create_autocmd('LspProgress', {
+    callback = function(args)
+      local value = args.data.params.value
+      if type(value) == 'table' and value.delta then
+        table.insert(deltas, value.delta)
+      end
+    end,
+  })
+  api.nvim_win_set_cursor(0, { row + 1, col })
+  local code_win = api.nvim_get_current_win()
+  local function done()
+    return wait_for(function()
+      return not chat.state().pending
+    end, timeout)
+  end
+
+  vim.cmd('CodeSagaChat What does this function return?')
+  local answered = done()
+  step('first', {
+    answered = answered,
+    deltas = vim.deepcopy(deltas),
+    text = chat_text(),
+    session = chat.state().session_id or vim.NIL,
+    in_code = api.nvim_get_current_win() == code_win and api.nvim_get_current_buf() == bufnr,
+    windows = #api.nvim_tabpage_list_wins(0),
+  })
+
+  api.nvim_set_current_win(chat.state().win)
+  local ok, err = pcall(vim.cmd, 'CodeSagaChat Say it in one word.')
+  answered = done()
+  step('again', {
+    ok = ok,
+    err = err or vim.NIL,
+    answered = answered,
+    text = chat_text(),
+    session = chat.state().session_id or vim.NIL,
+    windows = #api.nvim_tabpage_list_wins(0),
+  })
+
+  api.nvim_set_current_win(code_win)
+  local result
+  client:exec_cmd({
+    title = 'chat',
+    command = 'codesaga.chat',
+    arguments = {
+      { message = 'Is it tested?', textDocument = { uri = vim.uri_from_bufnr(bufnr) } },
+    },
+  }, { bufnr = bufnr }, function(e, r)
+    result = { err = e or vim.NIL, result = r or vim.NIL }
+  end)
+  wait_for(function()
+    return result ~= nil
+  end, timeout)
+  sleep(200)
+  local state = chat.state()
+  step('command', {
+    result = result or vim.NIL,
+    in_code = api.nvim_get_current_win() == code_win and api.nvim_get_current_buf() == bufnr,
+    windows = #api.nvim_tabpage_list_wins(0),
+    split_buffer = state.win and api.nvim_buf_get_name(api.nvim_win_get_buf(state.win)) or vim.NIL,
+  })
 end
 
 -- A code action from the real server, run the way a user's mapping does:

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,9 @@ def test_ghost_text_with_scripted_server(tmp_path: Path) -> None:
     assert accept["mode"] == "i"
     assert accept["cursor"] == [line + len(rest), len(rest[-1].encode("utf-8"))]
     assert [c["command"] for c in accept["commands"]] == ["codesaga.acceptInlineCompletion"]
-    assert accept["commands"][0]["arguments"] == ["model", len(FAKE_REPLY.encode())]
+    source, length, uri = accept["commands"][0]["arguments"]
+    assert (source, length) == ("model", len(FAKE_REPLY))  # the item's own arguments
+    assert uri.endswith("/inventory.py")
 
     plain = s["plain_tab"]
     assert plain["current"] is None
@@ -190,7 +193,8 @@ def test_ghost_text_with_scripted_server(tmp_path: Path) -> None:
 @needs_nvim
 def test_tab_keeps_another_plugins_mapping(tmp_path: Path) -> None:
     """With <Tab> mapped before setup (as another plugin would), <Tab> accepts a shown
-    suggestion and otherwise runs that mapping."""
+    suggestion and otherwise runs that mapping. CodeSagaGhostText linked before setup (as a
+    user would) stays linked: setup's grey is only a default."""
     fake = HERE / "nvim_fake_server.lua"
     result, _text, line, col = run_nvim(
         tmp_path,
@@ -200,7 +204,8 @@ def test_tab_keeps_another_plugins_mapping(tmp_path: Path) -> None:
         2,
         before_setup="vim.keymap.set('i', '<Tab>', function()\n"
         "  vim.g.other_tab = (vim.g.other_tab or 0) + 1\n"
-        "end)\n",
+        "end)\n"
+        "vim.api.nvim_set_hl(0, 'CodeSagaGhostText', { link = 'Comment' })\n",
         CODESAGA_REPLY="item.quantity",
     )
     s = steps(result)
@@ -208,6 +213,7 @@ def test_tab_keeps_another_plugins_mapping(tmp_path: Path) -> None:
     accept = s["accept"]
     assert accept["after"] == insert_at(accept["before"], line, col, "item.quantity")
     assert accept["other"] == 0
+    assert accept["hl"] == {"link": "Comment"}
     other = s["other"]
     assert other["after"] == other["before"]
     assert other["other"] == 1
@@ -292,3 +298,246 @@ def test_code_action_applies_through_neovim(tmp_path: Path) -> None:
     following = next(b for b in before[header + 1 :] if b.strip())  # `def save(...)`
     body = after[header + 1 : after.index(following)]
     assert any('"""' in ln or "'''" in ln for ln in body), body
+
+
+def display_width(s: str) -> int:
+    """Terminal cells ``s`` takes (East Asian wide and fullwidth characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def cells_fg(view: dict[str, Any], start: int, width: int) -> list[int]:
+    """The cterm foregrounds (-1: the terminal's default) of ``width`` screen cells of the
+    viewed line from display column ``start``."""
+    return [cell[1] for cell in view["line"]["cells"][start : start + width]]
+
+
+def run_fake(
+    tmp_path: Path, scenario: str, reply: str | None = None, **kw: Any
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str, int, int]:
+    fake = HERE / "nvim_fake_server.lua"
+    env = {"CODESAGA_REPLY": reply} if reply is not None else {}
+    result, text, line, col = run_nvim(
+        tmp_path,
+        scenario,
+        f"dofile({lua_string(fake.as_posix())})",
+        "inventory.py",
+        2,
+        **env,
+        **kw,
+    )
+    return steps(result), result, text, line, col
+
+
+@needs_nvim
+def test_ghost_text_on_a_terminal_screen(tmp_path: Path) -> None:
+    """With 'termguicolors' off, as in tmux by default: the suggestion is drawn in a cterm
+    colour of its own (CodeSagaGhostText, grey), typed text in the terminal's default one; the
+    cursor is drawn where the user types, before the suggestion; after <Tab> the same
+    characters are plain text and the cursor is after them; after :colorscheme (which clears
+    every group) the suggestion is grey again."""
+    reply = "item.quantity"
+    s, _result, text, line, col = run_fake(tmp_path, "screen", reply)
+    source_line = text.split("\n")[line]
+    prefix = source_line.encode()[:col].decode()
+    rest = source_line.encode()[col:].decode()
+    at, width = display_width(prefix), display_width(reply)
+
+    shown = s["shown"]
+    assert shown["shown"]
+    hl = shown["hl"]
+    assert hl.get("ctermfg") is not None and hl.get("fg") is not None, hl
+    view = shown["view"]
+    assert view["line"]["text"].rstrip() == prefix + reply + rest
+    ghost = cells_fg(view, at, width)
+    assert ghost == [hl["ctermfg"]] * width
+    typed = cells_fg(view, 0, at)
+    assert all(fg != hl["ctermfg"] for fg in typed)
+    assert all(fg != hl["ctermfg"] for fg in cells_fg(view, at + width, display_width(rest)))
+    # the cursor is drawn where the user types: before the suggestion
+    assert view["cursor"] == [view["row"], at]
+    assert view["screen_cursor"] == [view["row"], at]
+
+    accepted = s["accepted"]
+    assert accepted["line"] == prefix + reply + rest
+    after = accepted["view"]
+    assert after["line"]["text"] == view["line"]["text"]  # the same characters ...
+    # ... now in the colour Neovim's syntax highlighting gives real text there (ASCII reply:
+    # one cell per byte)
+    assert cells_fg(after, at, width) == accepted["syntax_fg"][col : col + len(reply)]
+    assert hl["ctermfg"] not in cells_fg(after, at, width)
+    assert after["cursor"] == [after["row"], at + width]
+    assert after["screen_cursor"] == after["cursor"]
+
+    again = s["colorscheme"]
+    assert again["shown"]
+    assert cells_fg(again["view"], at, width) == [hl["ctermfg"]] * width
+    assert again["view"]["cursor"] == [again["view"]["row"], at]
+
+
+@needs_nvim
+def test_accept_word_and_line(tmp_path: Path) -> None:
+    """<M-Right> inserts the suggestion's next word and <M-C-Right> its next line; the rest
+    stays on screen in the ghost colour after the cursor, with no new request; when the
+    suggestion goes (<Esc>) the server hears once, with the number of characters accepted.
+    A word then <Tab> inserts the whole suggestion and reports it whole."""
+    s, _result, text, line, col = run_fake(tmp_path, "partial", FAKE_REPLY)
+    assert s["shown"]["shown"]
+    source_line = text.split("\n")[line]
+    prefix = source_line.encode()[:col].decode()
+    rest_of_line = source_line.encode()[col:].decode()
+    buffer = text.removesuffix("\n")
+    first, second, third = FAKE_REPLY.split("\n")
+
+    accepted = ""
+    for name, part in [
+        ("word", "item"),
+        ("word2", ".quantity"),
+        ("line", '}개"'),
+        ("line2", "\n" + second),
+    ]:
+        st = s[name]
+        accepted += part
+        remaining = FAKE_REPLY[len(accepted) :]
+        assert st["text"] == insert_at(buffer, line, col, accepted), name
+        assert st["current"] != None and st["current"]["ghost"] == remaining, name  # noqa: E711
+        assert st["requests"] == 0, f"{name}: a new request was sent"
+        assert st["commands"] == 0, f"{name}: reported before the suggestion ended"
+        typed_lines = accepted.split("\n")
+        row = line + len(typed_lines) - 1
+        before_cursor = (prefix if row == line else "") + typed_lines[-1]
+        assert st["cursor"] == [row, len(before_cursor.encode())], name
+        view = st["view"]
+        at = display_width(before_cursor)
+        assert view["cursor"] == [view["row"], at], name
+        assert view["screen_cursor"] == view["cursor"], name
+        shown_rest = remaining.split("\n")
+        # the text after the cursor (moved to the new line by an accepted line break)
+        assert view["line"]["text"].rstrip() == before_cursor + shown_rest[0] + rest_of_line
+        typed_fg = cells_fg(view, 0, at)
+        ghost_fg = cells_fg(view, at, display_width(shown_rest[0]))
+        assert all(fg != 244 for fg in typed_fg) and all(fg == 244 for fg in ghost_fg), name
+        below = view["below"]
+        assert below["text"].rstrip() == shown_rest[1], name  # the next line, still a ghost
+        nonblank = [c[1] for c in below["cells"][: display_width(shown_rest[1])] if c[0] != " "]
+        assert nonblank and all(fg == 244 for fg in nonblank), name
+
+    dismissed = s["dismissed"]
+    assert dismissed["current"] is None
+    assert dismissed["text"] == insert_at(buffer, line, col, accepted)
+    assert [c["command"] for c in dismissed["commands"]] == ["codesaga.acceptInlineCompletion"]
+    source, length, uri = dismissed["commands"][0]["arguments"]
+    assert (source, length) == ("model", len(accepted))
+    assert uri.endswith("/inventory.py")
+    assert third not in dismissed["text"]
+
+    whole = s["word_then_tab"]
+    assert whole["text"] == insert_at(whole["before"], line, col, FAKE_REPLY)
+    assert whole["cursor"] == [line + 2, len(third.encode())]
+    assert [c["arguments"][:2] for c in whole["commands"]] == [["model", len(FAKE_REPLY)]]
+
+
+@needs_nvim
+def test_chat_split(tmp_path: Path) -> None:
+    """:CodeSagaChat opens a Markdown split beside the code and streams the reply into it as
+    the partial results arrive, while the user's window stays current; a range sends the
+    selected lines; asking from the chat buffer works (same session, same split); the
+    server's window/showDocument for a Markdown file opens it in that split, not in the
+    user's window."""
+    s, _result, text, line, col = run_fake(tmp_path, "chat")
+    lines = text.split("\n")
+
+    streaming = s["streaming"]
+    assert streaming["pending"]
+    where = streaming["where"]
+    assert where["in_code"] and where["windows"] == 2
+    assert where["split_buffer"] == "codesaga://chat" and where["filetype"] == "markdown"
+    reply = "Answer 1: What does this line do?"
+    streamed = "".join(streaming["sent"])
+    assert streamed and streamed != reply
+    assert streaming["text"].endswith(streamed)
+    assert "## You\n\nWhat does this line do?\n\n## CodeSaga\n\n" + streamed == streaming["text"]
+    screen = "\n".join(streaming["screen"])
+    assert streamed in screen and reply not in screen
+    assert any(lines[line][:20] in row for row in streaming["screen"])  # the code is still there
+
+    answered = s["answered"]
+    assert answered["answered"] and answered["where"]["in_code"]
+    assert answered["where"]["windows"] == 2
+    assert answered["text"].rstrip("\n").endswith("## CodeSaga\n\n" + reply)
+    assert any(reply in row for row in answered["screen"])
+    request = answered["request"]
+    assert request["message"] == "What does this line do?"
+    assert request["textDocument"]["uri"].endswith("/inventory.py")
+    prefix = lines[line].encode()[:col].decode()
+    here = {"line": line, "character": utf16_units(prefix)}
+    assert request["range"] == {"start": here, "end": here}
+    assert request["partialResultToken"]
+    assert "sessionId" not in request
+    assert answered["session"] == "fake-session-1"
+
+    selection = s["selection"]
+    request = selection["request"]
+    assert request["sessionId"] == "fake-session-1"
+    assert request["range"] == {
+        "start": {"line": line - 1, "character": 0},
+        "end": {"line": line, "character": utf16_units(lines[line])},
+    }
+    assert selection["where"]["in_code"] and selection["where"]["windows"] == 2
+
+    again = s["from_chat"]
+    assert again["ok"], again["err"]
+    assert again["where"]["in_chat"] and again["where"]["windows"] == 2
+    assert again["request"]["message"] == "And then?"
+    assert again["request"]["sessionId"] == "fake-session-1"
+    assert "textDocument" not in again["request"]
+    assert again["text"].rstrip("\n").endswith("## CodeSaga\n\nAnswer 3: And then?")
+    assert again["text"].count("## You") == 3
+
+    shown = s["show_document"]
+    assert shown["result"] == {"success": True}
+    assert shown["where"]["in_code"]  # the user's window keeps its buffer and the focus
+    assert shown["where"]["windows"] == 2  # the split was reused
+    assert shown["where"]["split_buffer"] == shown["path"]
+    assert any("It builds a label." in row for row in shown["screen"])
+    assert any(lines[line][:20] in row for row in shown["screen"])
+
+
+@needs_nvim
+@pytest.mark.model
+def test_chat_with_real_server(tmp_path: Path) -> None:
+    """The real server and model: :CodeSagaChat streams the reply ($/progress deltas) into the
+    split, which then holds the final reply; a second question typed in the chat buffer goes
+    to the same session; the ``codesaga.chat`` command, whose reply the server shows with
+    window/showDocument (takeFocus), opens the Markdown file in the split and leaves the
+    user's window and buffer alone."""
+    result, _text, _line, _col = run_nvim(
+        tmp_path,
+        "chat_model",
+        "{" + ", ".join(lua_string(a) for a in SERVER) + "}",
+        "inventory.py",
+        2,
+        CODESAGA_MAX_TOKENS="24",
+        CODESAGA_TEMPERATURE="0",
+    )
+    s = steps(result)
+    first = s["first"]
+    assert first["answered"], "no chat reply"
+    assert first["deltas"], "the reply was not streamed"
+    assert first["in_code"] and first["windows"] == 2
+    assert first["session"]
+    reply = first["text"].split("## CodeSaga\n\n", 1)[1].rstrip("\n")
+    assert reply.strip()
+    assert "".join(first["deltas"]).strip() == reply.strip()
+
+    again = s["again"]
+    assert again["ok"], again["err"]
+    assert again["answered"]
+    assert again["session"] == first["session"]
+    assert again["text"].count("## CodeSaga") == 2 and again["windows"] == 2
+
+    command = s["command"]
+    assert command["result"]["err"] is None, command["result"]
+    session = command["result"]["result"]["sessionId"]
+    assert command["in_code"], "window/showDocument replaced the user's buffer"
+    assert command["windows"] == 2
+    assert command["split_buffer"].endswith(f"{session}.md")

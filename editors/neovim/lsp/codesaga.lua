@@ -14,6 +14,10 @@
 -- repoContextTokens, rankCandidates, usageRetentionDays.
 -- Keys set here win over CODESAGA_* environment variables and ~/.config/codesaga/config.toml,
 -- so the defaults below are left empty: add only what you want to change.
+--
+-- require('codesaga').setup() adds `handlers` (window/showDocument: the Markdown the server
+-- writes for chat and Explain opens in the chat split, not in the current window); this file
+-- stays plain data.
 
 ---@type vim.lsp.Config
 return {

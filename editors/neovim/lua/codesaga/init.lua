@@ -3,13 +3,19 @@
 --- On Neovim 0.12+ this turns on the built-in `vim.lsp.inline_completion` and does nothing else.
 --- On 0.11 it implements ghost text itself: after a short pause in insert mode it sends
 --- `textDocument/inlineCompletion` to the buffer's `codesaga` client, shows the first item as
---- virtual text after the cursor, accepts it with <Tab> (when one is shown; otherwise <Tab> does
---- what it did before) and clears it on any other edit, cursor move or when leaving insert mode.
+--- virtual text after the cursor (highlight group `CodeSagaGhostText`: grey in true-colour and
+--- 256-colour terminals alike), accepts it with <Tab> (when one is shown; otherwise <Tab> does
+--- what it did before), its next word with <M-Right> or its next line with <M-C-Right> (the rest
+--- stays shown), and clears it on any other edit, cursor move or when leaving insert mode.
+--- On every version it also defines `:CodeSagaChat` (see codesaga.chat).
 ---
 --- Public API (all functions act on the current window and buffer):
 ---   setup(opts)  configure and start (see `defaults` below for the options)
 ---   request()    ask for a suggestion now; returns true when a request was sent
 ---   accept()     insert the shown suggestion; returns true when one was inserted
+---   accept_word() insert the suggestion's next word; the rest stays shown (true when inserted)
+---   accept_line() insert the rest of the suggestion's current line (or, at its end, the line
+---                break and the next line); the rest stays shown (true when inserted)
 ---   clear()      hide the suggestion and cancel the pending request and debounce timer
 ---   current()    the shown suggestion or nil: { text, ghost, item, bufnr, row, col, client_id }
 ---                (text: the item's whole insert text; ghost: the part shown after the cursor;
@@ -20,6 +26,8 @@
 local api = vim.api
 
 local M = {}
+
+local chat = require('codesaga.chat')
 
 --- Extmark namespace of the ghost text (exposed for tests and statusline plugins).
 M.namespace = api.nvim_create_namespace('codesaga')
@@ -38,9 +46,16 @@ local defaults = {
   --- Insert-mode key that accepts a shown suggestion; any other time it keeps its usual
   --- action (or mapping). false: map nothing (use `<Plug>(codesaga-accept)` yourself).
   accept_key = '<Tab>',
+  --- Insert-mode keys that accept the suggestion's next word / the rest of its line, as
+  --- copilot.vim binds them (`:help copilot-i_ALT-Right`); same fallback rule as accept_key.
+  --- false: map nothing (use `<Plug>(codesaga-accept-word)` / `<Plug>(codesaga-accept-line)`).
+  accept_word_key = '<M-Right>',
+  accept_line_key = '<M-C-Right>',
   --- Insert-mode key that hides the suggestion (false: none). Leaving insert mode always does.
   dismiss_key = false,
-  --- Highlight group of the ghost text; by default it links to `Comment`.
+  --- Highlight group of the ghost text. `CodeSagaGhostText` is defined (unless you defined it
+  --- first) as grey: fg #808080, ctermfg 244, the colours copilot.vim gives its suggestions, so
+  --- the suggestion stands apart from typed text with 'termguicolors' on or off.
   hl_group = 'CodeSagaGhostText',
   --- Where the first line is drawn: 'inline' (pushes the rest of the line right) or 'overlay'.
   virt_text_pos = 'inline',
@@ -49,6 +64,8 @@ local defaults = {
   --- 'auto': on Neovim 0.12+ use the built-in vim.lsp.inline_completion instead of this module.
   --- false: always use this module.
   native = 'auto',
+  --- :CodeSagaChat's reply split: 'vertical' (right of the editor) or 'horizontal' (below).
+  chat_split = 'vertical',
 }
 
 ---@type codesaga.Options
@@ -142,11 +159,51 @@ local function cancel_pending()
   end
 end
 
-local function hide()
+local ACCEPT_COMMAND = 'codesaga.acceptInlineCompletion'
+
+--- Tell the server that `s` (a shown suggestion) was accepted: the item's command as it came
+--- (whole acceptance), or, with `chars`, that command with its length argument (the second:
+--- [source, length in characters, uri], see server/codesaga/lsp/completion.py) set to the
+--- number of characters (code points) actually inserted.
+local function report(s, chars)
+  local command = s.item.command
+  local client = vim.lsp.get_client_by_id(s.client_id)
+  if type(command) ~= 'table' or not client then
+    return
+  end
+  if chars then
+    if command.command ~= ACCEPT_COMMAND or type(command.arguments) ~= 'table' then
+      return -- another server's command: its arguments cannot be adjusted
+    end
+    command = vim.deepcopy(command)
+    command.arguments[2] = chars
+  end
+  if client.exec_cmd then
+    client:exec_cmd(command, { bufnr = s.bufnr })
+  else
+    call(client, 'request', 'workspace/executeCommand', {
+      command = command.command,
+      arguments = command.arguments,
+    }, function() end, s.bufnr)
+  end
+end
+
+--- Take the shown suggestion off the screen and out of the state; returns it (or nil).
+local function take()
   local shown = state.shown
   state.shown = nil
   if shown and api.nvim_buf_is_valid(shown.bufnr) then
     pcall(api.nvim_buf_del_extmark, shown.bufnr, M.namespace, shown.extmark)
+  end
+  return shown
+end
+
+--- Hide the suggestion; when part of it was accepted (accept_word/accept_line), report that
+--- part's length now, once per suggestion.
+local function hide()
+  local shown = take()
+  if shown and shown.accepted ~= '' then
+    report(shown, vim.fn.strchars(shown.accepted))
   end
 end
 
@@ -157,6 +214,34 @@ end
 
 -- ---------------------------------------------------------------------------------------------
 -- showing a suggestion
+
+--- Draw `ghost` at (row, col) (0-based, byte column): its first line inline (or overlaid) at
+--- the position, the others as virtual lines below. Returns pcall's (ok, extmark id or error).
+local function place(bufnr, row, col, ghost)
+  local lines = vim.split(ghost, '\n', { plain = true })
+  local opts = {
+    -- 'replace': the text keeps its own colours. With 'combine' a match ending where it is
+    -- drawn (MatchParen on the `(` or `{` just typed, a search hit) paints it too, so inside
+    -- brackets a terminal showed the suggestion in the bracket's colour. ('cursorline' still
+    -- shows behind it either way.)
+    hl_mode = 'replace',
+    priority = 200,
+    -- The mark sits right of the position, so Neovim draws the cursor before the inline text,
+    -- where the user types (with false it is drawn after the suggestion's end).
+    right_gravity = true,
+  }
+  if lines[1] ~= '' then
+    opts.virt_text = { { expand_tabs(lines[1], bufnr), config.hl_group } }
+    opts.virt_text_pos = config.virt_text_pos
+  end
+  if #lines > 1 then
+    opts.virt_lines = {}
+    for i = 2, #lines do
+      table.insert(opts.virt_lines, { { expand_tabs(lines[i], bufnr), config.hl_group } })
+    end
+  end
+  return pcall(api.nvim_buf_set_extmark, bufnr, M.namespace, row, col, opts)
+end
 
 --- Draw `item` as ghost text at the cursor. Returns true when something is shown.
 local function show(item, client, ctx)
@@ -193,23 +278,7 @@ local function show(item, client, ctx)
     return false
   end
 
-  local lines = vim.split(ghost, '\n', { plain = true })
-  local opts = {
-    hl_mode = 'combine',
-    priority = 200,
-    right_gravity = false,
-  }
-  if lines[1] ~= '' then
-    opts.virt_text = { { expand_tabs(lines[1], bufnr), config.hl_group } }
-    opts.virt_text_pos = config.virt_text_pos
-  end
-  if #lines > 1 then
-    opts.virt_lines = {}
-    for i = 2, #lines do
-      table.insert(opts.virt_lines, { { expand_tabs(lines[i], bufnr), config.hl_group } })
-    end
-  end
-  local ok, extmark = pcall(api.nvim_buf_set_extmark, bufnr, M.namespace, row, col, opts)
+  local ok, extmark = place(bufnr, row, col, ghost)
   if not ok then
     M.last_error = extmark
     return false
@@ -225,6 +294,7 @@ local function show(item, client, ctx)
     client_id = client.id,
     extmark = extmark,
     changedtick = ctx.changedtick,
+    accepted = '', -- the part inserted by accept_word/accept_line so far
   }
   api.nvim_exec_autocmds('User', { pattern = 'CodeSagaSuggestion', modeline = false })
   return true
@@ -326,42 +396,118 @@ function M.request(opts)
   return true
 end
 
+--- The shown suggestion if the buffer and cursor are still where it was drawn, else nil.
+local function usable()
+  local s = state.shown
+  if
+    not s
+    or not api.nvim_buf_is_valid(s.bufnr)
+    or api.nvim_get_current_buf() ~= s.bufnr
+    or api.nvim_buf_get_changedtick(s.bufnr) ~= s.changedtick
+  then
+    return nil
+  end
+  return s
+end
+
 --- Insert the shown suggestion, move the cursor after it and report the acceptance to the
 --- server (the item's command). Returns false when nothing is shown.
 ---@return boolean accepted
 function M.accept()
-  local s = state.shown
+  local s = usable()
   if not s then
+    M.clear()
     return false
   end
-  M.clear()
-  if
-    not api.nvim_buf_is_valid(s.bufnr)
-    or api.nvim_get_current_buf() ~= s.bufnr
-    or api.nvim_buf_get_changedtick(s.bufnr) ~= s.changedtick
-  then
-    return false
-  end
+  stop_timer()
+  cancel_pending()
+  take() -- the whole text is reported below, partial accepts before it included
   local srow, scol, erow, ecol = unpack(s.range)
   local lines = vim.split(s.text, '\n', { plain = true })
   api.nvim_buf_set_text(s.bufnr, srow, scol, erow, ecol, lines)
   local last_row = srow + #lines - 1
   local last_col = (#lines == 1 and scol or 0) + #lines[#lines]
   pcall(api.nvim_win_set_cursor, 0, { last_row + 1, last_col })
-
-  local command = s.item.command
-  local client = vim.lsp.get_client_by_id(s.client_id)
-  if command and client then
-    if client.exec_cmd then
-      client:exec_cmd(command, { bufnr = s.bufnr })
-    else
-      call(client, 'request', 'workspace/executeCommand', {
-        command = command.command,
-        arguments = command.arguments,
-      }, function() end, s.bufnr)
-    end
-  end
+  report(s)
   return true
+end
+
+--- The next word of `ghost`: leading white space (line breaks included), then a run of
+--- punctuation, then a run of word characters (ASCII letters, digits, `_` and any non-ASCII
+--- character, so Hangul words stay whole). E.g. 'item.quantity}' -> 'item', then '.quantity'.
+local function next_word(ghost)
+  local space = ghost:match('^%s*')
+  local rest = ghost:sub(#space + 1)
+  local punct = rest:match('^[^%w%s_\128-\255]*')
+  local word = rest:sub(#punct + 1):match('^[%w_\128-\255]*')
+  return space .. punct .. word
+end
+
+--- The rest of `ghost`'s first line; when it starts with a line break, that break and the next
+--- line (without its own break).
+local function next_line(ghost)
+  local nl = ghost:find('\n', ghost:sub(1, 1) == '\n' and 2 or 1, true)
+  return nl and ghost:sub(1, nl - 1) or ghost
+end
+
+--- Insert the part of the shown suggestion that `pick(ghost)` returns at the cursor, move the
+--- cursor after it and draw the rest from the remaining text (no new request). When nothing
+--- but white space would remain, the whole suggestion is accepted instead.
+local function accept_part(pick)
+  local s = usable()
+  if not s then
+    return false
+  end
+  local part = pick(s.ghost)
+  if part == '' then
+    return false
+  end
+  local rest = s.ghost:sub(#part + 1)
+  if not rest:find('%S') then
+    return M.accept()
+  end
+  stop_timer()
+  cancel_pending()
+  take()
+  local lines = vim.split(part, '\n', { plain = true })
+  api.nvim_buf_set_text(s.bufnr, s.row, s.col, s.row, s.col, lines)
+  local row = s.row + #lines - 1
+  local col = (#lines == 1 and s.col or 0) + #lines[#lines]
+  pcall(api.nvim_win_set_cursor, 0, { row + 1, col })
+  -- The item's range still ends after what it replaces: shift its end by the insertion.
+  local srow, scol, erow, ecol = unpack(s.range)
+  if erow == s.row then
+    erow, ecol = row, col + (ecol - s.col)
+  else
+    erow = erow + #lines - 1
+  end
+  s.range = { srow, scol, erow, ecol }
+  s.row, s.col, s.ghost = row, col, rest
+  s.accepted = s.accepted .. part
+  s.changedtick = api.nvim_buf_get_changedtick(s.bufnr)
+  local ok, extmark = place(s.bufnr, row, col, rest)
+  if not ok then
+    M.last_error = extmark
+    state.shown = s
+    hide() -- reports what was accepted
+    return true
+  end
+  s.extmark = extmark
+  state.shown = s
+  return true
+end
+
+--- Insert the next word of the shown suggestion (see next_word); the rest stays shown.
+---@return boolean accepted
+function M.accept_word()
+  return accept_part(next_word)
+end
+
+--- Insert the rest of the suggestion's current line, or at its end the line break and the next
+--- line; the rest stays shown.
+---@return boolean accepted
+function M.accept_line()
+  return accept_part(next_line)
 end
 
 -- ---------------------------------------------------------------------------------------------
@@ -388,11 +534,15 @@ local function schedule_request()
   )
 end
 
---- Map `key` in insert mode to accept a shown suggestion, and to its previous action otherwise.
-local function map_accept_key(key)
-  local fallback = '<Plug>(codesaga-fallback)'
+--- Map `key` in insert mode to `<Plug>(codesaga-<name>)` while a suggestion is shown, and to
+--- its previous action otherwise.
+local function map_accept_key(key, name)
+  local plug = '<Plug>(codesaga-' .. name .. ')'
+  local fallback = '<Plug>(codesaga-fallback-' .. name .. ')'
+  local desc = 'codesaga: ' .. name
   local previous = vim.fn.maparg(key, 'i', false, true)
-  if type(previous) == 'table' and next(previous) and previous.desc ~= 'codesaga: accept' then
+  local ours = type(previous) == 'table' and (previous.desc or ''):find('^codesaga: accept')
+  if type(previous) == 'table' and next(previous) and not ours then
     -- Keep what the key did before (another plugin's mapping) reachable as the fallback.
     local rhs = previous.callback or previous.rhs
     vim.keymap.set('i', fallback, rhs, {
@@ -401,21 +551,34 @@ local function map_accept_key(key)
       silent = previous.silent == 1,
       replace_keycodes = previous.replace_keycodes == 1 or nil,
     })
-  elseif type(previous) ~= 'table' or previous.desc ~= 'codesaga: accept' then
+  elseif not ours then
     vim.keymap.set('i', fallback, key) -- non-recursive: the key's built-in action
   end
   vim.keymap.set('i', key, function()
     if state.shown then
-      return '<Plug>(codesaga-accept)'
+      return plug
     end
     return fallback
-  end, { expr = true, remap = true, silent = true, desc = 'codesaga: accept' })
+  end, { expr = true, remap = true, silent = true, desc = desc })
 end
 
---- Configure and start ghost text. Options: see `defaults` at the top of this file.
+--- Define `CodeSagaGhostText` unless the user (or a colour scheme) already did: grey in GUI
+--- and cterm colours (the values copilot.vim uses for its suggestions), so it differs from
+--- typed text with 'termguicolors' off too (`Comment` often has a GUI colour only).
+local function define_highlight()
+  api.nvim_set_hl(0, 'CodeSagaGhostText', { fg = '#808080', ctermfg = 244, default = true })
+end
+
+--- Configure and start ghost text and :CodeSagaChat. Options: see `defaults` at the top.
 ---@param opts? codesaga.Options
 function M.setup(opts)
   config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
+  chat.setup({ client_name = config.client_name, split = config.chat_split })
+  -- The server's Markdown (chat, Explain) in the chat split, not in the current window. Taken
+  -- when the client starts, so this works after vim.lsp.enable() as long as it runs before.
+  if vim.lsp.config ~= nil then
+    vim.lsp.config(config.client_name, { handlers = chat.handlers })
+  end
 
   if config.native ~= false and vim.lsp.inline_completion ~= nil then
     -- Neovim 0.12+: the built-in client renders and accepts inline completions.
@@ -425,11 +588,17 @@ function M.setup(opts)
   end
   state.native = false
 
-  api.nvim_set_hl(0, 'CodeSagaGhostText', { link = 'Comment', default = true })
+  define_highlight()
 
   vim.keymap.set('i', '<Plug>(codesaga-accept)', function()
     M.accept()
   end, { silent = true, desc = 'codesaga: insert the suggestion' })
+  vim.keymap.set('i', '<Plug>(codesaga-accept-word)', function()
+    M.accept_word()
+  end, { silent = true, desc = "codesaga: insert the suggestion's next word" })
+  vim.keymap.set('i', '<Plug>(codesaga-accept-line)', function()
+    M.accept_line()
+  end, { silent = true, desc = "codesaga: insert the suggestion's next line" })
   vim.keymap.set('i', '<Plug>(codesaga-dismiss)', function()
     M.clear()
   end, { silent = true, desc = 'codesaga: hide the suggestion' })
@@ -437,17 +606,31 @@ function M.setup(opts)
     M.request()
   end, { silent = true, desc = 'codesaga: suggest now' })
   if config.accept_key then
-    map_accept_key(config.accept_key)
+    map_accept_key(config.accept_key, 'accept')
+  end
+  if config.accept_word_key then
+    map_accept_key(config.accept_word_key, 'accept-word')
+  end
+  if config.accept_line_key then
+    map_accept_key(config.accept_line_key, 'accept-line')
   end
   if config.dismiss_key then
     vim.keymap.set('i', config.dismiss_key, '<Plug>(codesaga-dismiss)', { remap = true })
   end
 
   local group = api.nvim_create_augroup('codesaga', { clear = true })
+  api.nvim_create_autocmd('ColorScheme', {
+    group = group,
+    desc = 'codesaga: define CodeSagaGhostText again after :colorscheme cleared it',
+    callback = define_highlight,
+  })
   api.nvim_create_autocmd({ 'InsertEnter', 'TextChangedI', 'CursorMovedI' }, {
     group = group,
     desc = 'codesaga: clear the suggestion and request a new one after a pause',
     callback = function()
+      if state.shown and still_current(state.shown) then
+        return -- accept_word/accept_line's own edit: the rest stays shown
+      end
       stop_timer()
       cancel_pending()
       hide()
