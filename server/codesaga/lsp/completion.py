@@ -10,6 +10,7 @@ from typing import Any
 from lsprotocol import types
 
 from codesaga.completion import Suggestion
+from codesaga.completion.gate import near_empty
 from codesaga.completion.prefetch import prefetch_after_accept
 from codesaga.documents import Document
 from codesaga.engine.faults import EngineFault
@@ -25,17 +26,26 @@ _WORD_TAIL = re.compile(r"[\w$]+$")
 
 
 async def suggest(
-    server: CodeSagaServer, uri: str, position: types.Position, *, fresh: bool = False
+    server: CodeSagaServer,
+    uri: str,
+    position: types.Position,
+    *,
+    fresh: bool = False,
+    invoked: bool = False,
 ) -> tuple[Document, Suggestion]:
     """Get the document and ask the completer. ``fresh``: ask the model anew (see
     :meth:`Completer.complete`, which lists the errors raised). A remote engine's fault
-    gives an empty suggestion: the user hears of it once, not at every key.
+    gives an empty suggestion: the user hears of it once, not at every key. A near-empty
+    document (:func:`~codesaga.completion.gate.near_empty`) gets nothing unless ``invoked``
+    (the user asked): with nothing to go on the model writes prose.
 
     The document's tree may be stale (edited, not re-parsed): the completion context only
     reads imports and enclosing headers from it, and must not wait for a parse."""
     doc = server.document(uri, parsed=False)
     completer = await server.ready_completer()
     offset = doc.offset_at(position)
+    if not invoked and near_empty(doc.text):
+        return doc, Suggestion("", offset, "model", 0.0)
     try:
         return doc, await completer.complete(doc, offset, fresh=fresh)
     except EngineFault as fault:  # the user was told once (announce_faults), not per key
@@ -54,7 +64,7 @@ def register(server: CodeSagaServer) -> None:
         # again instead of repeating the suggestion the user did not take
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         doc, suggestion = await suggest(
-            ls, params.text_document.uri, params.position, fresh=invoked
+            ls, params.text_document.uri, params.position, fresh=invoked, invoked=invoked
         )
         if not suggestion.text:
             return types.InlineCompletionList(items=[])
@@ -77,7 +87,13 @@ def register(server: CodeSagaServer) -> None:
     async def completion(
         ls: CodeSagaServer, params: types.CompletionParams
     ) -> types.CompletionList:
-        doc, suggestion = await suggest(ls, params.text_document.uri, params.position)
+        invoked = (
+            params.context is not None
+            and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        )
+        doc, suggestion = await suggest(
+            ls, params.text_document.uri, params.position, invoked=invoked
+        )
         return types.CompletionList(is_incomplete=True, items=fallback_items(doc, suggestion))
 
     @server.command(ACCEPT_COMMAND)
