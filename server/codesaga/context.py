@@ -19,6 +19,9 @@ from codesaga.syntax.scopes import enclosing_scopes, import_spans
 
 SNAP_LINES = 16
 """The prefix window starts on a line number divisible by this (KV-cache stability)."""
+SNAP_CHARS = 256
+"""Inside a line too long for the window, the window starts at a multiple of this many
+characters from the line's start, so that it stays put while the user types."""
 RESERVED_TOKENS = 8
 """Tokens kept free for BOS and the FIM markers."""
 MAX_LINE_CACHE = 20_000
@@ -152,8 +155,11 @@ def build_completion_context(
     line_start = doc.line_start(line_no)
     whole_prefix = doc.text[line_start:offset]
     line_prefix = line_tokens.tail_within(whole_prefix, budget.prefix)
-    if len(line_prefix) < len(whole_prefix):  # a long line: the window is part of it
-        start_line, window_start = line_no, offset - len(line_prefix)
+    if len(line_prefix) < len(whole_prefix):  # a long line: the window is part of it,
+        # its start snapped forward to SNAP_CHARS as lines are to SNAP_LINES (KV reuse)
+        start = offset - len(line_prefix) - line_start
+        start_line = line_no
+        window_start = min(offset, line_start + -(-start // SNAP_CHARS) * SNAP_CHARS)
     else:
         start_line = _prefix_start(
             doc, line_no, line_tokens, budget.prefix - line_tokens(line_prefix)

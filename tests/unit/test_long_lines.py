@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from lsprotocol.types import Range, TextDocumentContentChangePartial
+
 from codesaga.completion import Completer
 from codesaga.completion.prompt import PromptBuilder
-from codesaga.context import MAX_LINE_CACHE, MEMO_LINE_CHARS, Budget, LineTokens
+from codesaga.context import MAX_LINE_CACHE, MEMO_LINE_CHARS, SNAP_CHARS, Budget, LineTokens
 from codesaga.documents import DocumentStore
 from codesaga.scheduler import Scheduler
 
@@ -37,6 +39,23 @@ def test_a_cursor_in_a_long_line_gets_a_window_of_it() -> None:
     assert ctx.cursor.following == ""
     assert engine.count_tokens(prompt) <= engine.n_ctx - 64  # it fits the context window
     assert engine.longest < 20_000  # the line was never tokenized whole
+
+
+def test_a_long_line_window_stays_put_while_typing() -> None:
+    engine = CountingEngine(n_ctx=2048)
+    builder = PromptBuilder(engine, max_tokens=64, temperature=0.0)
+    store = DocumentStore()
+    doc = store.open("file:///min.js", "javascript", 1, LONG)
+    starts = []
+    for n in range(40):  # type 40 characters at the end: prompts keep their head
+        ctx = builder.context_at(doc, len(doc.text))
+        starts.append(ctx.offset - len(ctx.prefix))
+        end = doc.position_at(len(doc.text))
+        doc = store.change(
+            doc.uri, n + 2, [TextDocumentContentChangePartial(range=Range(end, end), text="7")]
+        )
+    assert len(set(starts)) <= 2 and starts == sorted(starts)
+    assert all(start % SNAP_CHARS == 0 for start in starts)
 
 
 def test_lines_around_a_long_line_are_windowed_without_it() -> None:
