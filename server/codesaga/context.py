@@ -19,9 +19,25 @@ from codesaga.syntax.scopes import enclosing_scopes, import_spans
 
 SNAP_LINES = 16
 """The prefix window starts on a line number divisible by this (KV-cache stability)."""
+SNAP_CHARS = 256
+"""Inside a line too long for the window, the window starts at a multiple of this many
+characters from the line's start, so that it stays put while the user types."""
 RESERVED_TOKENS = 8
 """Tokens kept free for BOS and the FIM markers."""
-MAX_LINE_CACHE = 100_000
+MAX_LINE_CACHE = 20_000
+"""Most line counts :class:`LineTokens` remembers before it starts afresh."""
+MEMO_LINE_CHARS = 1_000
+"""Longer lines are counted each time, not remembered: every edit of a long line would keep
+another copy of it (a 1 MB minified line grew the server by a MiB a keystroke)."""
+LONG_LINE_CHARS = 8_000
+"""Longer lines are not tokenized to be measured (a 1 MB line took 1.9 s on the event loop):
+their UTF-8 size stands in, an upper bound since every token holds at least one byte."""
+CHARS_PER_TOKEN = 4
+"""Characters a window of N tokens starts from before it is measured (code averages 3–4
+characters a token; the window halves until it fits)."""
+CURSOR_LINE_CHARS = 1_000
+"""The line above the cursor, as post-processing compares with it, is cut to its last this
+many characters."""
 
 
 @dataclass(frozen=True)
@@ -50,21 +66,52 @@ class Budget:
 
 
 class LineTokens:
-    """Token counts of single lines, memoised by line text (lines rarely change)."""
+    """Token counts of single lines, memoised by line text (lines rarely change); long lines
+    bounded without tokenizing them (see LONG_LINE_CHARS)."""
 
     def __init__(self, count_tokens: Callable[[str], int]) -> None:
         self._count = count_tokens
         self._memo: dict[str, int] = {}
 
     def __call__(self, line: str) -> int:
-        """Tokens in ``line`` plus its newline."""
+        """Tokens in ``line`` plus its newline (an upper bound for lines over LONG_LINE_CHARS)."""
+        if len(line) > MEMO_LINE_CHARS:
+            if len(line) > LONG_LINE_CHARS:
+                return len(line.encode("utf-8")) + 1
+            return self._count(line + "\n")
         n = self._memo.get(line)
         if n is None:
-            if len(self._memo) > MAX_LINE_CACHE:
+            if len(self._memo) >= MAX_LINE_CACHE:
                 self._memo.clear()
             n = self._count(line + "\n")
             self._memo[line] = n
         return n
+
+    def tail_within(self, text: str, budget: int) -> str:
+        """The end of ``text`` (one line's part, no newline) that fits ``budget`` tokens: all
+        of it when it fits, else the last ``budget * CHARS_PER_TOKEN`` characters, halved
+        until they fit ("" for a budget under one token)."""
+        if self(text) <= budget:
+            return text
+        n = min(len(text), max(0, budget) * CHARS_PER_TOKEN)
+        while n > 0:
+            piece = text[len(text) - n :]
+            if self._count(piece) <= budget:
+                return piece
+            n //= 2
+        return ""
+
+    def head_within(self, text: str, budget: int) -> str:
+        """The start of ``text`` that fits ``budget`` tokens (as :meth:`tail_within`)."""
+        if self(text) <= budget:
+            return text
+        n = min(len(text), max(0, budget) * CHARS_PER_TOKEN)
+        while n > 0:
+            piece = text[:n]
+            if self._count(piece) <= budget:
+                return piece
+            n //= 2
+        return ""
 
 
 @dataclass(frozen=True)
@@ -105,16 +152,26 @@ def build_completion_context(
     Raises :class:`codesaga.documents.PositionError` when the offset is outside the document.
     """
     line_no = doc.line_at(offset)
-    line = doc.line_text(line_no)
     line_start = doc.line_start(line_no)
-    line_prefix = doc.text[line_start:offset]
-    line_suffix = line[len(line_prefix) :]
-
-    start_line = _prefix_start(doc, line_no, line_tokens, budget.prefix - line_tokens(line_prefix))
-    window_start = doc.line_start(start_line)
+    whole_prefix = doc.text[line_start:offset]
+    line_prefix = line_tokens.tail_within(whole_prefix, budget.prefix)
+    if len(line_prefix) < len(whole_prefix):  # a long line: the window is part of it,
+        # its start snapped forward to SNAP_CHARS as lines are to SNAP_LINES (KV reuse)
+        start = offset - len(line_prefix) - line_start
+        start_line = line_no
+        window_start = min(offset, line_start + -(-start // SNAP_CHARS) * SNAP_CHARS)
+    else:
+        start_line = _prefix_start(
+            doc, line_no, line_tokens, budget.prefix - line_tokens(line_prefix)
+        )
+        window_start = doc.line_start(start_line)
     prefix = doc.text[window_start:offset]
 
-    end_line = _suffix_end(doc, line_no, line_tokens, budget.suffix)
+    whole_suffix = doc.text[offset : doc.line_end(line_no)]
+    line_suffix = line_tokens.head_within(whole_suffix, budget.suffix)
+    end_line = line_no  # a long line's window ends in it, else lines follow within budget
+    if len(line_suffix) == len(whole_suffix):
+        end_line = _suffix_end(doc, line_no, line_tokens, budget.suffix)
     suffix = line_suffix + "".join(
         "\n" + doc.line_text(i) for i in range(line_no + 1, end_line + 1)
     )
@@ -124,7 +181,7 @@ def build_completion_context(
         line_prefix=line_prefix,
         line_suffix=line_suffix,
         following=following,
-        previous_line=_previous_nonblank(doc, line_no),
+        previous_line=_previous_nonblank(doc, line_no)[-CURSOR_LINE_CHARS:],
         indent_unit=detect_indent_unit(prefix),
         max_lines=max_lines,
     )

@@ -25,6 +25,8 @@ from codesaga.engine.base import (
     GenerationRequest,
 )
 from codesaga.engine.kv_states import KvStates, cached_prefix
+from codesaga.engine.special import SpecialTokens, special_tokens
+from codesaga.postprocess import cut_at_special
 from codesaga.prompts import FimTemplate, chat_fallback, detect_family
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,8 @@ class LlamaEngine:
         self.kv_states = KvStates(self.llm)
         self._prompt_len = 0
         """Tokens of the prompt :meth:`candidates` / :meth:`score` work on."""
+        self.special: SpecialTokens = special_tokens(self.llm)
+        """Tokens no answer may hold: a generation ends before the first of them."""
         self.metadata: dict[str, Any] = dict(self.llm.metadata)
         self.architecture = str(self.metadata.get("general.architecture", ""))
         self.template: FimTemplate = detect_family(
@@ -220,12 +224,18 @@ class LlamaEngine:
         )
         for chunk in stream:
             choice = chunk["choices"][0]
-            text += choice["text"]
+            piece = choice["text"]
             if choice.get("finish_reason") is None:  # the closing chunk carries no token
                 n_out += 1
-            if request.on_text is not None and choice["text"]:
-                request.on_text(choice["text"])
-            if request.cancel.is_set():
+            cut = cut_at_special(text + piece, self.special.texts, max(0, len(text) - 80))
+            if cut is not None:  # a special token: the answer ends before it
+                piece = piece[: max(0, cut - len(text))]
+                text = (text + piece)[:cut]
+            else:
+                text += piece
+            if request.on_text is not None and piece:
+                request.on_text(piece)
+            if cut is not None or request.cancel.is_set():
                 break
             if request.should_stop is not None and request.should_stop(text):
                 break
@@ -359,7 +369,7 @@ class LlamaEngine:
         row = first
         text = ""
         while len(ids) < request.max_tokens and not request.cancel.is_set():
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
+            if llama_cpp.llama_vocab_is_eog(vocab, token) or token in self.special.ids:
                 break
             ids.append(token)
             logprobs.append(_logprob(row, token))

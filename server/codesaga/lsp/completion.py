@@ -10,6 +10,7 @@ from typing import Any
 from lsprotocol import types
 
 from codesaga.completion import Suggestion
+from codesaga.completion.gate import near_empty
 from codesaga.completion.prefetch import prefetch_after_accept
 from codesaga.documents import Document
 from codesaga.engine.faults import EngineFault
@@ -27,17 +28,26 @@ _WORD_TAIL = re.compile(r"[\w$]+$")
 
 
 async def suggest(
-    server: CodeSagaServer, uri: str, position: types.Position, *, fresh: bool = False
+    server: CodeSagaServer,
+    uri: str,
+    position: types.Position,
+    *,
+    fresh: bool = False,
+    invoked: bool = False,
 ) -> tuple[Document, Suggestion]:
     """Get the document and ask the completer. ``fresh``: ask the model anew (see
     :meth:`Completer.complete`, which lists the errors raised). A remote engine's fault
-    gives an empty suggestion: the user hears of it once, not at every key.
+    gives an empty suggestion: the user hears of it once, not at every key. A near-empty
+    document (:func:`~codesaga.completion.gate.near_empty`) gets nothing unless ``invoked``
+    (the user asked): with nothing to go on the model writes prose.
 
     The document's tree may be stale (edited, not re-parsed): the completion context only
     reads imports and enclosing headers from it, and must not wait for a parse."""
     doc = server.document(uri, parsed=False)
     completer = await server.ready_completer()
     offset = doc.offset_at(position)
+    if not invoked and near_empty(doc.text):
+        return doc, Suggestion("", offset, "model", 0.0)
     try:
         return doc, await completer.complete(doc, offset, fresh=fresh)
     except EngineFault as fault:  # the user was told once (announce_faults), not per key
@@ -57,7 +67,9 @@ def register(server: CodeSagaServer) -> None:
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         uri = params.text_document.uri
         with measure(ls, "inline", uri, context_tokens=False) as row:
-            doc, suggestion = await suggest(ls, uri, params.position, fresh=invoked)
+            doc, suggestion = await suggest(
+                ls, uri, params.position, fresh=invoked, invoked=invoked
+            )
             suggested(ls, row, uri, suggestion)
         if not suggestion.text:
             return types.InlineCompletionList(items=[])
@@ -80,9 +92,13 @@ def register(server: CodeSagaServer) -> None:
     async def completion(
         ls: CodeSagaServer, params: types.CompletionParams
     ) -> types.CompletionList:
+        invoked = (
+            params.context is not None
+            and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        )
         uri = params.text_document.uri
         with measure(ls, "completion", uri, context_tokens=False) as row:
-            doc, suggestion = await suggest(ls, uri, params.position)
+            doc, suggestion = await suggest(ls, uri, params.position, invoked=invoked)
             suggested(ls, row, uri, suggestion)
         return types.CompletionList(
             is_incomplete=True, items=fallback_items(doc, suggestion, request_id=row.id)

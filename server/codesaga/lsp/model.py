@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from codesaga.cache import CompletionCache
@@ -25,6 +27,8 @@ from codesaga.settings import Settings
 
 if TYPE_CHECKING:
     from codesaga.lsp.server import CodeSagaServer
+
+log = logging.getLogger(__name__)
 
 MODEL_WAIT_SECONDS = 120.0
 """How long a request waits for a model that is still loading before it fails."""
@@ -99,7 +103,9 @@ class ModelService:
             announce_faults(server, engine)
             if self.cache is None:
                 self.cache = await asyncio.to_thread(
-                    CompletionCache, settings.resolved_cache_dir() / "completions"
+                    CompletionCache,
+                    settings.resolved_cache_dir() / "completions",
+                    on_fault=cache_fault_reporter(server),
                 )
             completer = Completer(
                 engine,
@@ -125,6 +131,12 @@ class ModelService:
         except asyncio.CancelledError:  # a newer load replaced this one: it sets ready
             server.end_progress(token, "replaced by a newer model load")
             raise
+        except Exception as exc:  # never leave requests waiting on a load that died
+            log.exception("model load failed")
+            self.engine = self.completer = None
+            self.error = f"{type(exc).__name__}: {exc}"
+            message = f"model failed to load: {self.error}"
+            server.show(f"CodeSaga: {message}", error=True)
         self._ready.set()
         server.end_progress(token, message)
 
@@ -178,6 +190,17 @@ def announce_faults(server: CodeSagaServer, engine: Engine) -> None:
         loop.call_soon_threadsafe(functools.partial(server.show, message, error=error))
 
     watch.listener = heard
+
+
+def cache_fault_reporter(server: CodeSagaServer) -> Callable[[str], None]:
+    """A thread-safe ``on_fault`` for :class:`~codesaga.cache.CompletionCache`: each fault
+    shown to the user once (``window/showMessage``, a warning that completion goes on)."""
+    loop = asyncio.get_running_loop()
+
+    def fault(message: str) -> None:
+        loop.call_soon_threadsafe(functools.partial(server.show, f"CodeSaga: {message}"))
+
+    return fault
 
 
 def collect_after_model_work(scheduler: Scheduler) -> None:

@@ -15,6 +15,9 @@ be tested on its own:
 5. :func:`balance_brackets` -- cut at a closing bracket the suggestion may not close.
 6. :func:`drop_repetition` -- drop a suggestion that repeats the line above.
 7. :func:`finalize` -- strip trailing whitespace; ``""`` when nothing is left.
+
+Before all of these the engine ends a generation at the model's first special token
+(:func:`cut_at_special`, with the token texts from :mod:`codesaga.engine.special`).
 """
 
 from .cursor import (
@@ -30,8 +33,10 @@ from .cursor import (
 from .rules import (
     END_OF_TEXT_MARKERS,
     balance_brackets,
+    cut_at_special,
     drop_repetition,
     finalize,
+    is_marker_text,
     postprocess,
     strip_artifacts,
     trim_following_overlap,
@@ -49,10 +54,12 @@ __all__ = [
     "CursorContext",
     "Mode",
     "balance_brackets",
+    "cut_at_special",
     "decide_mode",
     "detect_indent_unit",
     "drop_repetition",
     "finalize",
+    "is_marker_text",
     "lookahead_stops",
     "max_tokens_for",
     "postprocess",

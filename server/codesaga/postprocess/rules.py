@@ -3,6 +3,8 @@ package docstring)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import replace
 
 from .cursor import (
@@ -73,6 +75,27 @@ def strip_artifacts(raw: str) -> str:
         if index != -1:
             cut = index
     return _lf(raw[:cut])
+
+
+_MARKER = re.compile(r"<[^<>\s]{1,80}>|\[[^\[\]\s]{1,80}\]")
+"""What a special token's text looks like: ``<...>`` or ``[...]`` without spaces."""
+
+
+def is_marker_text(text: str) -> bool:
+    """Whether ``text`` is shaped like a special token (``<x>`` or ``[x]``, no whitespace)."""
+    return _MARKER.fullmatch(text) is not None
+
+
+def cut_at_special(text: str, specials: Collection[str], start: int = 0) -> int | None:
+    """The str index of the first of ``specials`` (a model's special token texts) in ``text``
+    beginning at or after ``start``, or None. Only ``<...>``/``[...]`` shaped texts are
+    looked for (see :func:`is_marker_text`)."""
+    if not specials:
+        return None
+    for match in _MARKER.finditer(text, start):
+        if match.group(0) in specials:
+            return match.start()
+    return None
 
 
 def _lf(text: str) -> str:
