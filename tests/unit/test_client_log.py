@@ -1,4 +1,5 @@
-"""Warnings and errors of the ``codesaga`` logger reach the client as window/logMessage."""
+"""Info, warnings and errors of the ``codesaga`` logger reach the client as
+window/logMessage, each with its own type; debug records do not."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def messages(recorder: Recorder) -> list[tuple[types.MessageType, str]]:
     ]
 
 
-async def test_warnings_and_errors_reach_the_client(sent: Recorder) -> None:
+async def test_info_warnings_and_errors_reach_the_client(sent: Recorder) -> None:
+    log.debug("may hold code")
     log.info("routine: %d tokens", 12)
     log.warning("slow: %d ms", 900)
     log.error("engine failed")
@@ -66,6 +68,7 @@ async def test_warnings_and_errors_reach_the_client(sent: Recorder) -> None:
     except ValueError:
         log.exception("with a traceback")
     assert messages(sent) == [
+        (types.MessageType.Info, "codesaga.test: routine: 12 tokens"),  # not tagged an error
         (types.MessageType.Warning, "codesaga.test: slow: 900 ms"),
         (types.MessageType.Error, "codesaga.test: engine failed"),
         (types.MessageType.Error, "codesaga.test: with a traceback"),  # no traceback sent
