@@ -86,6 +86,13 @@ async def test_records_of_other_threads_are_sent_on_the_loop(sent: Recorder) -> 
     assert sent.threads == [threading.current_thread().name] * 2
 
 
+async def test_records_of_other_threads_are_sent_once_attached(sent: Recorder) -> None:
+    client_log.attach()  # as initialize does, before anything was logged on the loop
+    await asyncio.to_thread(log.info, "model loaded in 1.00 s")
+    await asyncio.sleep(0)
+    assert messages(sent) == [(types.MessageType.Info, "codesaga.test: model loaded in 1.00 s")]
+
+
 def test_nothing_is_sent_before_a_loop_was_seen(sent: Recorder) -> None:
     log.warning("no loop yet")
     assert messages(sent) == []

@@ -7,7 +7,8 @@ never sent: they may hold code.
 What is sent is the record's logger name and message (``codesaga.lsp.server: ...``): log
 messages hold metadata only, and tracebacks stay in the server's own log. Sending happens on
 the event loop: a record logged on another thread (the model thread) is handed to the loop
-the handler last saw, and dropped while it has seen none. A record logged while a message is
+the handler last saw (or was given by :func:`attach`, which ``initialize`` calls), and dropped
+while it knows none. A record logged while a message is
 being sent, or a send that fails, is never sent again: the handler cannot recurse.
 """
 
@@ -69,6 +70,16 @@ class ClientLogHandler(logging.Handler):
             pass
         finally:
             self._local.sending = False
+
+
+def attach(loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Give every :class:`ClientLogHandler` of the ``codesaga`` logger the event loop (the
+    running one by default) that records of other threads are sent through: the model
+    thread's first record (the model load's) may come before any on the loop."""
+    loop = loop or asyncio.get_running_loop()
+    for handler in logging.getLogger(LOGGER).handlers:
+        if isinstance(handler, ClientLogHandler):
+            handler.loop = loop
 
 
 def install(server: LanguageServer, level: int = logging.INFO) -> ClientLogHandler:
