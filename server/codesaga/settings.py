@@ -135,9 +135,15 @@ class Settings(BaseSettings):
 
     def response_language(self, locale: str | None) -> Literal["ko", "en"]:
         """Language of text the model writes for the user; ``auto`` follows the client locale."""
-        if self.language != "auto":
-            return self.language
-        return "ko" if (locale or "").lower().startswith("ko") else "en"
+        return response_language(self.language, locale)
+
+
+def response_language(setting: object, locale: str | None) -> Literal["ko", "en"]:
+    """The language a ``language`` setting value asks for: ``en`` or ``ko`` itself, else (``auto``,
+    or a value that is not valid) the client's ``locale`` (``ko*``: Korean)."""
+    if setting == "en" or setting == "ko":
+        return setting
+    return "ko" if (locale or "").lower().startswith("ko") else "en"
 
 
 class _TomlFile(TomlConfigSettingsSource):

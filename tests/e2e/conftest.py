@@ -86,13 +86,18 @@ def inline_params(uri: str, pos: types.Position) -> types.InlineCompletionParams
 
 
 async def start(
-    client: LanguageClient, capabilities: types.ClientCapabilities, **options: object
+    client: LanguageClient,
+    capabilities: types.ClientCapabilities,
+    *,
+    locale: str = "en",
+    **options: object,
 ) -> types.InitializeResult:
-    """initialize + initialized with ``options`` as initializationOptions."""
+    """initialize + initialized with ``options`` as initializationOptions and the client's
+    ``locale`` (``ko``: the server speaks Korean)."""
     return await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities,
             initialization_options=dict(options),
-            locale="en",
+            locale=locale,
         )
     )

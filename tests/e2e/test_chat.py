@@ -267,7 +267,7 @@ async def test_cancel_stops_generation_and_session_stays_usable(
     )
     for _ in range(300):
         if any(
-            isinstance(report, types.WorkDoneProgressBegin) and report.title == "CodeSaga chat"
+            isinstance(report, types.WorkDoneProgressBegin) and report.title == "CodeSaga 채팅"
             for key, reports in restarted.progress_reports.items()
             if key not in seen
             for report in reports

@@ -1,5 +1,5 @@
 """stdout belongs to the protocol: across start-up and a model load, `codesaga serve` writes
-nothing but well-formed LSP frames to stdout (llama.cpp's own logging goes to stderr)."""
+nothing but well-formed LSP frames to stdout (llama.cpp's own logging goes to the debug log)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,13 @@ def test_stdout_holds_only_protocol_frames() -> None:
     messages = parse_frames(stdout)
     assert any(m.get("id") == 1 and "result" in m for m in messages)
     assert any(m.get("id") == 2 for m in messages)
-    assert b"loaded in" in stderr  # the model loaded, and its logs went to stderr
+    # the model loaded: its info line reached the client's log, as info, not stderr (editors
+    # tag every stderr line an error); llama.cpp's own log reached neither
+    logged = [m["params"] for m in messages if m.get("method") == "window/logMessage"]
+    assert any("loaded in" in p["message"] and p["type"] == 3 for p in logged), logged
+    assert b"loaded in" not in stderr and b" INFO " not in stderr
+    for native in (b"llama_kv_cache", b"llama_context", b"load_tensors"):
+        assert native not in stderr and native not in stdout
 
 
 def test_stdin_from_a_regular_file_is_served_too(tmp_path: Path) -> None:

@@ -471,7 +471,9 @@ def test_review_says_when_nothing_was_readable() -> None:
         "none",
     )
     findings, message, status = finish_review(doc, job, "I like this code a lot.")
-    assert findings == [] and "`- line N: 문제`" in message and status == "unreadable"
+    assert findings == [] and status == "unreadable"
+    assert "리뷰 답을 결과로 읽을 수 없어" in message  # in words, not the `- line N` format
+    assert "line" not in message and "문제" not in message
     # the format description of the system prompt, parroted, is no finding either
     assert finish_review(doc, job, "- line 3: 문제 => 고친 줄")[2] == "unreadable"
     job.truncated = True

@@ -67,7 +67,9 @@ def test_unreadable_review_is_asked_once_more_more_freely() -> None:
     first = server.settings.temperature
     assert engine.temperatures == [first, min(1.0, first + REVIEW_RETRY_TEMPERATURE)]
     assert not outcome.publish and outcome.findings == []
-    assert "`- line N: problem`" in outcome.message
+    # the user is told in words, not in the answer format the model was asked for
+    assert outcome.message.startswith("CodeSaga: the model's review could not be read")
+    assert "line N" not in outcome.message and "problem" not in outcome.message
 
 
 def test_review_of_a_document_changed_meanwhile_publishes_nothing() -> None:

@@ -1,4 +1,5 @@
-"""Warnings and errors of the ``codesaga`` logger reach the client as window/logMessage."""
+"""Info, warnings and errors of the ``codesaga`` logger reach the client as
+window/logMessage, each with its own type; debug records do not."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def messages(recorder: Recorder) -> list[tuple[types.MessageType, str]]:
     ]
 
 
-async def test_warnings_and_errors_reach_the_client(sent: Recorder) -> None:
+async def test_info_warnings_and_errors_reach_the_client(sent: Recorder) -> None:
+    log.debug("may hold code")
     log.info("routine: %d tokens", 12)
     log.warning("slow: %d ms", 900)
     log.error("engine failed")
@@ -66,6 +68,7 @@ async def test_warnings_and_errors_reach_the_client(sent: Recorder) -> None:
     except ValueError:
         log.exception("with a traceback")
     assert messages(sent) == [
+        (types.MessageType.Info, "codesaga.test: routine: 12 tokens"),  # not tagged an error
         (types.MessageType.Warning, "codesaga.test: slow: 900 ms"),
         (types.MessageType.Error, "codesaga.test: engine failed"),
         (types.MessageType.Error, "codesaga.test: with a traceback"),  # no traceback sent
@@ -81,6 +84,13 @@ async def test_records_of_other_threads_are_sent_on_the_loop(sent: Recorder) -> 
         "codesaga.test: from the model thread",
     ]
     assert sent.threads == [threading.current_thread().name] * 2
+
+
+async def test_records_of_other_threads_are_sent_once_attached(sent: Recorder) -> None:
+    client_log.attach()  # as initialize does, before anything was logged on the loop
+    await asyncio.to_thread(log.info, "model loaded in 1.00 s")
+    await asyncio.sleep(0)
+    assert messages(sent) == [(types.MessageType.Info, "codesaga.test: model loaded in 1.00 s")]
 
 
 def test_nothing_is_sent_before_a_loop_was_seen(sent: Recorder) -> None:

@@ -44,6 +44,21 @@ def test_unknown_name(tmp_path: Path) -> None:
         resolve("no-such-model", tmp_path)
 
 
+@pytest.mark.parametrize("name", ["missing.gguf", "models/missing", "~/Models/Missing.GGUF"])
+def test_a_missing_path_is_no_such_file(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ModelError) as caught:
+        resolve(name, tmp_path)
+    path = Path(name).expanduser()
+    assert caught.value.text("en") == f"no such file: {path}"
+    assert caught.value.text("ko") == f"파일이 없습니다: {path}"
+
+
+def test_model_errors_are_said_in_korean_too(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as caught:
+        resolve("no-such-model", tmp_path)
+    assert caught.value.text("ko").startswith("모델 'no-such-model'은(는) GGUF 파일도")
+
+
 def test_missing_download_names_the_pull_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

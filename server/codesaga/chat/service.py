@@ -30,6 +30,7 @@ from codesaga.repo.workspace import Workspace, definitions_source
 from codesaga.scheduler import LatestWins, Scheduler
 from codesaga.settings import Settings
 from codesaga.stats import Stats
+from codesaga.texts import error, say
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,7 +99,7 @@ class ChatService:
             try:
                 self._store = SessionStore(directory)
             except (OSError, sqlite3.Error) as exc:
-                raise CodeSagaError(f"cannot open the chat store: {exc}") from exc
+                raise error(CodeSagaError, "chat.store_unavailable", error=exc) from exc
             self._store_dir = directory
         return self._store
 
@@ -107,7 +108,7 @@ class ChatService:
         try:
             return action(self.store())
         except sqlite3.Error as exc:
-            raise CodeSagaError(f"chat store error: {exc}") from exc
+            raise error(CodeSagaError, "chat.store_error", error=exc) from exc
 
     def history(self, session_id: str) -> list[Turn]:
         """The stored turns, oldest first (``[]`` for an unknown session)."""
@@ -243,7 +244,7 @@ class ChatService:
             self.store().append(chosen.session_id, [("user", chosen.message), ("assistant", reply)])
         except (sqlite3.Error, CodeSagaError) as exc:
             log.error("chat store: cannot save the turn: %s", exc)
-            self.host.show(f"CodeSaga: the chat turn was not saved: {exc}", error=True)
+            self.host.show(say("chat.not_saved", self.host.language, error=exc), error=True)
 
     def write_reply(self, reply: Reply) -> Path | None:
         """Write the reply to ``<cacheDir>/chat/<sessionId>.md`` (the session's latest reply;

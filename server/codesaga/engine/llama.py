@@ -7,6 +7,7 @@ never used (it wraps the prompt with token id 0 instead of the model's FIM token
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import time
@@ -28,8 +29,11 @@ from codesaga.engine.kv_states import KvStates, cached_prefix
 from codesaga.engine.special import SpecialTokens, special_tokens
 from codesaga.postprocess import cut_at_special
 from codesaga.prompts import FimTemplate, chat_fallback, detect_family
+from codesaga.texts import error
 
 log = logging.getLogger(__name__)
+native_log = logging.getLogger(f"{__name__}.native")
+"""Where llama.cpp's own log lines go, all at ``debug`` (:func:`route_native_log`)."""
 
 SCORE_ROWS = 16
 """Tokens per llama.cpp call when scoring: each asks for its logits row (n_vocab floats, 1 MiB
@@ -69,6 +73,36 @@ def sample_token(
     return int(top[rng.choice(keep, p=p)])
 
 
+_native_callback: Any = None
+"""The ctypes callback given to ``llama_log_set`` (kept alive here: llama.cpp holds only its
+address)."""
+
+
+def _to_debug_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    line = text.decode("utf-8", errors="replace").rstrip("\n")
+    if line.strip():
+        native_log.debug("%s", line)
+
+
+def route_native_log() -> None:
+    """Send llama.cpp's (and ggml's) log to :data:`native_log` at ``debug``, in place of
+    llama-cpp-python's own callback, once per process.
+
+    llama-cpp-python's callback prints to stderr whatever its table maps to ``ERROR`` or
+    above; that table predates ggml's current levels (``ggml_log_level``: NONE 0, DEBUG 1,
+    INFO 2, WARN 3, ERROR 4, CONT 5), so a warning such as ``llama_kv_cache_iswa: using
+    full-size SWA cache`` reached the terminal of ``codesaga doctor``/``complete``/``bench``
+    even with ``verbose=False``. Here every level goes to the log at ``debug``: llama.cpp's
+    own errors are followed by the exception CodeSaga reports (EngineError)."""
+    global _native_callback
+    if _native_callback is not None:
+        return
+    import llama_cpp
+
+    _native_callback = llama_cpp.llama_log_callback(_to_debug_log)
+    llama_cpp.llama_log_set(_native_callback, ctypes.c_void_p(0))
+
+
 def gpu_offload_supported() -> bool:
     """True when this llama-cpp-python build can offload layers to a GPU."""
     import llama_cpp
@@ -94,6 +128,7 @@ class LlamaEngine:
     ) -> None:
         import llama_cpp
 
+        route_native_log()
         threads = n_threads or os.cpu_count() or 1
         gpu = gpu_offload_supported() and n_gpu_layers != 0
         started = time.perf_counter()
@@ -110,7 +145,7 @@ class LlamaEngine:
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise EngineError(f"could not load {model_path.name}: {exc}") from exc
+            raise error(EngineError, "engine.load_failed", file=model_path.name, error=exc) from exc
         self.load_seconds = time.perf_counter() - started
         self.model_path = model_path
         self.model_id = f"{model_path.name}:{model_path.stat().st_size}"

@@ -47,6 +47,7 @@ from codesaga.engine.probe import (
 )
 from codesaga.prompts import PREFIX_ONLY, FimTemplate, detect_family, fim_templates
 from codesaga.settings import OpenAISettings
+from codesaga.texts import error
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ class OpenAIEngine:
             )
         templates = fim_templates()
         if fim_family != "auto" and fim_family not in templates:
-            raise EngineError(f"unknown fimFamily {fim_family!r}")
+            raise error(
+                EngineError, "engine.unknown_family", family=fim_family, known=", ".join(templates)
+            )
         self.cfg = cfg
         self.url = cfg.base_url.rstrip("/")
         self.model_id = f"openai:{self.url}:{cfg.model}"

@@ -56,6 +56,7 @@ from codesaga.chat.service import OnDelta, Progress
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.lsp.spans import span_of
 from codesaga.lsp.usage import measure
+from codesaga.texts import say
 
 CHAT_REQUEST = "codesaga/chat"
 CHAT_COMMAND = "codesaga.chat"
@@ -137,16 +138,26 @@ def partial_results(ls: CodeSagaServer, token: types.ProgressToken) -> OnDelta:
     return send
 
 
+def outcome_text(ls: CodeSagaServer, outcome: str) -> str:
+    """A turn's ``outcome`` (``done``, ``cancelled``, ``failed``) in the user's language."""
+    return say(f"progress.chat.{outcome}", ls.language)
+
+
 def client_progress(ls: CodeSagaServer, token: types.ProgressToken) -> Progress:
     """Work-done progress on a token the client created (begin, then end with the outcome)."""
 
     async def begin() -> Callable[[str], None]:
+        lang = ls.language
         ls.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title="CodeSaga chat", message="thinking…")
+            token,
+            types.WorkDoneProgressBegin(
+                title=say("progress.chat", lang), message=say("progress.thinking", lang)
+            ),
         )
 
         def end(outcome: str) -> None:
-            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=outcome))
+            done = types.WorkDoneProgressEnd(message=outcome_text(ls, outcome))
+            ls.work_done_progress.end(token, done)
             ls.work_done_progress.tokens.pop(token, None)
 
         return end
@@ -158,10 +169,11 @@ def server_progress(ls: CodeSagaServer) -> Progress:
     """Server-initiated work-done progress (nothing when the client cannot show it)."""
 
     async def begin() -> Callable[[str], None] | None:
-        token = await ls.begin_progress("CodeSaga chat", "thinking…")
+        lang = ls.language
+        token = await ls.begin_progress(say("progress.chat", lang), say("progress.thinking", lang))
         if token is None:
             return None
-        return lambda outcome: ls.end_progress(token, outcome)
+        return lambda outcome: ls.end_progress(token, outcome_text(ls, outcome))
 
     return begin
 

@@ -8,6 +8,7 @@ from lsprotocol import types
 
 from codesaga.documents import DocumentError
 from codesaga.errors import InvalidParams
+from codesaga.lsp import client_log
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.lsp.workspace import open_workspace, start_indexing
 
@@ -20,6 +21,7 @@ def register(server: CodeSagaServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: CodeSagaServer, params: types.InitializeParams) -> None:
         ls.locale = params.locale
+        client_log.attach()  # records of the model thread reach the client's log from now on
         encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
         ls.store.encoding = getattr(encoding, "value", str(encoding))
         options = params.initialization_options

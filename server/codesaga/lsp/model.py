@@ -24,6 +24,7 @@ from codesaga.errors import CodeSagaError
 from codesaga.loader import load_engine
 from codesaga.scheduler import Scheduler
 from codesaga.settings import Settings
+from codesaga.texts import error, say
 
 if TYPE_CHECKING:
     from codesaga.lsp.server import CodeSagaServer
@@ -48,7 +49,8 @@ class ModelService:
         self.engine: Engine | None = None
         self.completer: Completer | None = None
         self.cache: CompletionCache | None = None
-        self.error: str | None = None
+        self.error: CodeSagaError | None = None
+        """Why the last load failed (None: it did not fail)."""
         self._ready: asyncio.Event | None = None
         self._loading: asyncio.Task[None] | None = None
 
@@ -91,7 +93,9 @@ class ModelService:
         server = self._server
         assert self._ready is not None
         settings = server.settings
-        token = await server.begin_progress("CodeSaga", f"loading model {settings.model}")
+        token = await server.begin_progress(
+            "CodeSaga", say("progress.loading_model", server.language, model=settings.model)
+        )
         old = self.engine
         self.engine = self.completer = None
         self.error = None
@@ -120,16 +124,18 @@ class ModelService:
             self.use(engine, completer)
             server.connect_repo()
             collect_after_model_work(server.scheduler)
-            message = f"model ready ({engine.template.name} prompts)"
+            message = say("progress.model_ready", server.language, family=engine.template.name)
             opened = server.store.uris()
             if opened:  # documents opened while the model loaded: the last one is prefilled
                 completer.prefill(server.store.get(opened[-1]))
         except (CodeSagaError, OSError) as exc:
-            self.error = str(exc)
-            message = f"model failed to load: {exc}"
+            self.error = exc if isinstance(exc, CodeSagaError) else CodeSagaError(str(exc))
+            message = say(
+                "progress.model_failed", server.language, error=self.error.text(server.language)
+            )
             server.show(f"CodeSaga: {message}", error=True)
         except asyncio.CancelledError:  # a newer load replaced this one: it sets ready
-            server.end_progress(token, "replaced by a newer model load")
+            server.end_progress(token, say("progress.model_replaced", server.language))
             raise
         except Exception as exc:  # never leave requests waiting on a load that died
             log.exception("model load failed")
@@ -157,11 +163,13 @@ class ModelService:
         try:
             await asyncio.wait_for(self._ready.wait(), MODEL_WAIT_SECONDS)
         except TimeoutError:
-            raise ModelUnavailable(
-                "the model is still loading", ko="모델을 아직 불러오는 중입니다"
-            ) from None
+            raise error(ModelUnavailable, "model.still_loading") from None
         if self.completer is None:
-            raise ModelUnavailable(f"no model: {self.error}", ko=f"모델이 없습니다: {self.error}")
+            reason = self.error or CodeSagaError("")
+            raise ModelUnavailable(
+                say("model.none", "en", error=reason.text("en")),
+                ko=say("model.none", "ko", error=reason.text("ko")),
+            )
         return self.completer
 
     def close(self) -> None:
@@ -181,13 +189,11 @@ def announce_faults(server: CodeSagaServer, engine: Engine) -> None:
 
     def heard(now: EngineFault | None, before: EngineFault | None) -> None:
         if now is not None:
-            message, error = f"CodeSaga: {now.text(server.language)}", True
+            message, failed = f"CodeSaga: {now.text(server.language)}", True
         else:
-            back = "the engine answers again"
-            if server.language == "ko":
-                back = "엔진이 다시 응답합니다"
-            message, error = f"CodeSaga: {back} ({before.url if before else ''})", False
-        loop.call_soon_threadsafe(functools.partial(server.show, message, error=error))
+            message = say("engine.back", server.language, url=before.url if before else "")
+            failed = False
+        loop.call_soon_threadsafe(functools.partial(server.show, message, error=failed))
 
     watch.listener = heard
 

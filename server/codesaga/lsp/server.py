@@ -30,8 +30,9 @@ from codesaga.lsp.protocol import CodeSagaProtocol
 from codesaga.repo.workspace import Workspace
 from codesaga.scheduler import Scheduler
 from codesaga.sessions import Sessions
-from codesaga.settings import SECTION, Settings, merge
+from codesaga.settings import SECTION, Settings, merge, response_language
 from codesaga.stats import Stats
+from codesaga.texts import say
 from codesaga.usage import USAGE_FILE, UsageRecorder
 from codesaga.validation import describe
 
@@ -105,13 +106,15 @@ class CodeSagaServer(LanguageServer):
         """Validate client settings merged over what the client sent before.
 
         On success the new settings are in force and True is returned; invalid values are shown
-        to the user with ``window/showMessage`` and the previous settings stay (False).
+        to the user with ``window/showMessage`` (in the ``language`` the new settings ask for
+        when that one is valid) and the previous settings stay (False).
         """
         merged = merge(self.client_settings, update or {})
         try:
             new = Settings(**merged)
         except ValidationError as exc:
-            self.show(f"CodeSaga: invalid settings ignored: {describe(exc)}", error=True)
+            language = response_language(merged.get("language", "auto"), self.locale)
+            self.show(say("settings.invalid", language, problems=describe(exc)), error=True)
             return False
         self.client_settings = merged
         old, self.settings = self.settings, new

@@ -13,6 +13,7 @@ from lsprotocol import types
 
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.repo.workspace import Workspace, uri_path
+from codesaga.texts import say
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,17 @@ def start_indexing(ls: CodeSagaServer) -> None:
 
 async def _index(ls: CodeSagaServer, workspace: Workspace) -> None:
     """The first refresh, reported with ``$/progress``."""
-    token = await ls.begin_progress("CodeSaga", f"indexing {workspace.root.name}")
+    lang = ls.language
+    token = await ls.begin_progress(
+        "CodeSaga", say("progress.indexing", lang, name=workspace.root.name)
+    )
 
     def progress(done: int, total: int) -> None:
         if token is not None and total:
             ls.work_done_progress.report(
                 token,
                 types.WorkDoneProgressReport(
-                    message=f"indexing: {done}/{total} files",
+                    message=say("progress.indexing_files", lang, done=done, total=total),
                     percentage=done * 100 // total,
                 ),
             )
@@ -75,9 +79,9 @@ async def _index(ls: CodeSagaServer, workspace: Workspace) -> None:
     report = workspace.report
     ls.end_progress(
         token,
-        f"index ready: {report.get('files', 0)} files"
+        say("progress.index_ready", lang, files=report.get("files", 0))
         if workspace.state == "ready"
-        else f"indexing failed: {workspace.error}",
+        else say("progress.index_failed", lang, error=workspace.error),
     )
     await _watch_files(ls)
 

@@ -19,6 +19,30 @@ interface Property {
   markdownDescription?: string;
 }
 const properties = pkg.contributes.configuration.properties as Record<string, Property>;
+/** package.nls.json (English) and package.nls.ko.json: the texts of package.json's `%key%`s. */
+const nls = JSON.parse(fs.readFileSync(path.join(root, 'package.nls.json'), 'utf8')) as Record<string, string>;
+const nlsKo = JSON.parse(fs.readFileSync(path.join(root, 'package.nls.ko.json'), 'utf8')) as Record<string, string>;
+
+/** `text` with a `%key%` replaced by its text in `table`, as VS Code shows it. */
+function localized(text: string, table: Record<string, string> = nls): string {
+  const match = /^%([\w.-]+)%$/.exec(text);
+  return match ? table[match[1]] : text;
+}
+
+/** Every `%key%` string anywhere in `value`. */
+function references(value: unknown): string[] {
+  if (typeof value === 'string') {
+    const match = /^%([\w.-]+)%$/.exec(value);
+    return match ? [match[1]] : [];
+  }
+  if (Array.isArray(value)) {
+    return value.flatMap(references);
+  }
+  if (value && typeof value === 'object') {
+    return Object.values(value).flatMap(references);
+  }
+  return [];
+}
 
 /** The server's settings, as the server's spec lists them. */
 const SERVER_KEYS = [
@@ -117,7 +141,7 @@ describe('package.json manifest', () => {
 
   it('contributes the four commands', () => {
     const commands = (pkg.contributes.commands as { command: string; title: string; category?: string }[]).map(
-      (c) => [c.command, c.category ? `${c.category}: ${c.title}` : c.title],
+      (c) => [c.command, c.category ? `${c.category}: ${localized(c.title)}` : localized(c.title)],
     );
     assert.deepEqual(commands, [
       ['codesaga.restartServer', 'CodeSaga: Restart Server'],
@@ -125,6 +149,17 @@ describe('package.json manifest', () => {
       ['codesaga.pickModel', 'CodeSaga: Pick Model'],
       ['codesaga.showLog', 'CodeSaga: Show Log'],
     ]);
+  });
+
+  it('is localised in English and Korean: every %key% has both texts', () => {
+    const used = [...new Set(references(pkg))].sort();
+    assert.deepEqual(Object.keys(nls).sort(), used);
+    assert.deepEqual(Object.keys(nlsKo).sort(), used);
+    for (const key of used) {
+      assert.ok(nls[key].trim(), key);
+      assert.match(nlsKo[key], /[\uac00-\ud7a3]/, `${key} is Korean`);
+    }
+    assert.equal(localized(pkg.contributes.commands[2].title, nlsKo), '모델 선택');
   });
 
   it('activates on every language of the document selector', () => {
