@@ -224,7 +224,7 @@ async def test_restart_keeps_the_session_and_korean_is_selected(
 async def test_cancel_stops_generation_and_session_stays_usable(
     restarted: LanguageClient,
 ) -> None:
-    sid = f"cancel-{uuid.uuid4().hex}"
+    sid = uuid.uuid4().hex  # a session id of the form the server issues
     token, msg_id = f"stream-{uuid.uuid4().hex}", f"chat-{uuid.uuid4().hex}"
     numbers = ", ".join(str(i) for i in range(1, 41))
     # a prompt the model continues for its whole answer budget (512 tokens, several seconds)

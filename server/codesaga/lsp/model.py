@@ -140,8 +140,10 @@ class ModelService:
         except Exception as exc:  # never leave requests waiting on a load that died
             log.exception("model load failed")
             self.engine = self.completer = None
-            self.error = f"{type(exc).__name__}: {exc}"
-            message = f"model failed to load: {self.error}"
+            self.error = CodeSagaError(f"{type(exc).__name__}: {exc}")
+            message = say(
+                "progress.model_failed", server.language, error=self.error.text(server.language)
+            )
             server.show(f"CodeSaga: {message}", error=True)
         self._ready.set()
         server.end_progress(token, message)
