@@ -133,13 +133,15 @@ end
 
 local HAS_011 = vim.fn.has('nvim-0.11') == 1
 
---- client:request / client:cancel_request on 0.11, client.request(...) on 0.10.
+--- client:request / client:cancel_request on 0.11 (methods take self), client.request(...)
+--- on 0.10. Shared with init.lua.
 local function call(client, method, ...)
   if HAS_011 then
     return client[method](client, ...)
   end
   return client[method](...)
 end
+M.call = call
 
 local function clients_named()
   return vim.lsp.get_clients({ name = config.client_name })

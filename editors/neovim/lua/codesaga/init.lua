@@ -86,13 +86,7 @@ M.last_error = nil
 -- ---------------------------------------------------------------------------------------------
 -- helpers
 
-local function call(client, method, ...)
-  -- Neovim 0.11 made client methods take self (client:request); 0.10 used client.request.
-  if HAS_011 then
-    return client[method](client, ...)
-  end
-  return client[method](...)
-end
+local call = chat.call -- client:request on 0.11, client.request on 0.10
 
 local function in_insert_mode()
   return api.nvim_get_mode().mode:sub(1, 1) == 'i'
