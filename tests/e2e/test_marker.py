@@ -176,8 +176,7 @@ async def test_the_marker_stays_out_of_logs_and_the_cache(client: LanguageClient
             relative = path.relative_to(CACHE)
             assert relative.parts[0] in CODE_HOLDERS, f"code in {relative}"
             holders.append(relative)
-            if relative.parts[0] != "completions":
-                assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{relative} not 0600"
-                assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{relative} not 0600"
+            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert any(p.parts[0] == "chat" for p in holders), "the chat session holds the code"
     print(f"\n[marker] {MARKER} found only in: {sorted(map(str, holders))}")
