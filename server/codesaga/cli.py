@@ -241,6 +241,7 @@ def _doctor_local(settings: object) -> int:
     print(f"architecture        {engine.architecture}")
     print(f"FIM template        {engine.template.name}")
     print(f"layers offloaded    {engine.offloaded_layers()} (gpuLayers={settings.gpu_layers})")
+    print(f"threads             {engine.threads} (threads={settings.threads}; 0 = all cores)")
     print(f"load time           {engine.load_seconds:.2f} s")
     print(f"warm-up             generating {WARMUP_TOKENS} tokens (not timed)…", flush=True)
     prompt = "def fibonacci(n):\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -63,6 +64,8 @@ def test_doctor_says_what_it_does_and_nothing_of_llama_cpp() -> None:
     labels = [line.split("  ")[0] for line in lines]
     # the warm-up is announced before it runs, then the timed generation
     assert labels.index("warm-up") < labels.index("timing") < labels.index("generation"), lines
+    threads = lines[labels.index("threads")].split()
+    assert int(threads[1]) == (os.cpu_count() or 1), lines  # the default: all cores
     for native in NATIVE_LOG:
         assert native not in proc.stdout and native not in proc.stderr, proc.stderr
     assert proc.stderr == ""

@@ -147,6 +147,8 @@ class LlamaEngine:
         except (ValueError, RuntimeError, OSError) as exc:
             raise error(EngineError, "engine.load_failed", file=model_path.name, error=exc) from exc
         self.load_seconds = time.perf_counter() - started
+        self.threads = threads
+        """CPU threads llama.cpp uses, for generation and for prompt batches alike."""
         self.model_path = model_path
         self.model_id = f"{model_path.name}:{model_path.stat().st_size}"
         self.n_ctx = n_ctx
