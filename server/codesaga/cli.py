@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -65,7 +66,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     duplicate of it and fd 1 itself is pointed at stderr, so anything else that writes to
     stdout (llama.cpp, a stray print) lands on stderr. Returns the exit code: 0 after
     ``shutdown`` + ``exit`` or when stdin closes, 1 for ``exit`` without ``shutdown`` or when
-    the editor's process is gone."""
+    the editor's process is gone. SIGTERM and SIGHUP (an editor that quits without waiting
+    for ``shutdown``, as Neovim does, ends its servers so) exit as cleanly as stdin closing:
+    what is queued for the usage file and the cache is written first."""
     from codesaga.lsp import client_log, create_server
     from codesaga.lsp.stdio import serve_stdio
     from codesaga.settings import Settings
@@ -80,7 +83,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _exit_on_signal)
     return serve_stdio(server, sys.stdin.buffer, protocol_out)
+
+
+def _exit_on_signal(number: int, frame: object) -> None:
+    """Leave through SystemExit, so that ``finally`` blocks and ``atexit`` handlers run."""
+    log.info("%s: exiting", signal.Signals(number).name)
+    raise SystemExit(0)
 
 
 def _settings(args: argparse.Namespace) -> object:

@@ -15,6 +15,7 @@
 _G.codesaga_fake = {
   requests = {},
   commands = {},
+  notifications = {}, -- { method, params } of each notification but $/cancelRequest and exit
   cancelled = {},
   reply = nil,
   delay_ms = 0,
@@ -91,8 +92,13 @@ return function(dispatchers)
           command = {
             title = 'accepted',
             command = 'codesaga.acceptInlineCompletion',
-            -- as the real server: [source, length in characters, uri]
-            arguments = { 'model', vim.fn.strchars(fake.reply), params.textDocument.uri },
+            -- as the real server: [source, length in characters, uri, usage request id]
+            arguments = {
+              'model',
+              vim.fn.strchars(fake.reply),
+              params.textDocument.uri,
+              'request-' .. next_id,
+            },
           },
         }
       end
@@ -113,6 +119,8 @@ return function(dispatchers)
     elseif method == 'exit' then
       closing = true
       dispatchers.on_exit(0, 0)
+    else
+      table.insert(fake.notifications, { method = method, params = params })
     end
     return true
   end

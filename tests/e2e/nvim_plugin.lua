@@ -348,9 +348,26 @@ function scenarios.screen()
   type_keys('<Esc>')
 end
 
+--- The suggestion events the fake server heard since the last call (see suggestion_events.py):
+--- { method, length (acceptedLength or nil), id (the item's request id) } each.
+local function events()
+  local fake = _G.codesaga_fake
+  local heard = {}
+  for _, n in ipairs(fake.notifications) do
+    if n.method:find('Completion$') then
+      local item = n.params.item or {}
+      local args = (item.command or {}).arguments or {}
+      table.insert(heard, { method = n.method, length = n.params.acceptedLength, id = args[4] })
+    end
+  end
+  fake.notifications = {}
+  return heard
+end
+
 -- Accepting a word, then a line, at a time with the default keys: the buffer, the rest still
--- shown (no new request), the screen, and the one acceptance report with the accepted length
--- when the suggestion goes; then a word followed by <Tab>.
+-- shown (no new request), the screen, and the events the server hears (shown, each partial
+-- accept with the length taken so far, no dismissal when the suggestion goes); then a word
+-- followed by <Tab>; then a suggestion left with <Esc> (dismissed).
 function scenarios.partial()
   attach_screen()
   local bufnr, _, row, col = start()
@@ -361,6 +378,8 @@ function scenarios.partial()
   insert_at(row, col)
   near_top(row)
   step('shown', { shown = wait_for(codesaga.current, 5000) })
+  sleep(100)
+  out.steps[#out.steps].events = events()
   local requests = #fake.requests
   local function after(name, keys)
     type_keys(keys)
@@ -373,6 +392,7 @@ function scenarios.partial()
       view = view(c[1]),
       requests = #fake.requests - requests,
       commands = #fake.commands,
+      events = events(),
     })
   end
   after('word', '<M-Right>')
@@ -386,6 +406,7 @@ function scenarios.partial()
     text = buffer_text(bufnr),
     current = codesaga.current() or vim.NIL,
     commands = vim.deepcopy(fake.commands),
+    events = events(),
   })
 
   api.nvim_buf_set_lines(bufnr, 0, -1, false, original)
@@ -402,8 +423,19 @@ function scenarios.partial()
     text = buffer_text(bufnr),
     cursor = cursor(),
     commands = vim.deepcopy(fake.commands),
+    events = events(),
   })
   type_keys('<Esc>')
+
+  api.nvim_buf_set_lines(bufnr, 0, -1, false, original)
+  fake.commands = {}
+  fake.reply = env.CODESAGA_REPLY
+  insert_at(row, col)
+  wait_for(codesaga.current, 5000)
+  fake.reply = nil
+  type_keys('<Esc>')
+  sleep(300)
+  step('escaped', { commands = vim.deepcopy(fake.commands), events = events() })
 end
 
 local function chat_text()

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -176,9 +177,9 @@ def test_ghost_text_with_scripted_server(tmp_path: Path) -> None:
     assert accept["mode"] == "i"
     assert accept["cursor"] == [line + len(rest), len(rest[-1].encode("utf-8"))]
     assert [c["command"] for c in accept["commands"]] == ["codesaga.acceptInlineCompletion"]
-    source, length, uri = accept["commands"][0]["arguments"]
+    source, length, uri, request_id = accept["commands"][0]["arguments"]
     assert (source, length) == ("model", len(FAKE_REPLY))  # the item's own arguments
-    assert uri.endswith("/inventory.py")
+    assert uri.endswith("/inventory.py") and request_id.startswith("request-")
 
     plain = s["plain_tab"]
     assert plain["current"] is None
@@ -224,9 +225,16 @@ def test_tab_keeps_another_plugins_mapping(tmp_path: Path) -> None:
 def test_ghost_text_with_real_server(tmp_path: Path) -> None:
     """The real server and model behind the documented setup: ghost text appears after the
     debounce and matches the item, typing clears it, request() brings it back, <Tab> inserts
-    it and the ghost text is gone."""
+    it and the ghost text is gone. Afterwards ``codesaga stats`` shows what the plugin told
+    the server: suggestions shown, the one typed over dismissed, the last accepted whole."""
+    cache = tmp_path / "cache"
     result, text, line, col = run_nvim(
-        tmp_path, "model", "{" + ", ".join(lua_string(a) for a in SERVER) + "}", "inventory.py", 2
+        tmp_path,
+        "model",
+        "{" + ", ".join(lua_string(a) for a in SERVER) + "}",
+        "inventory.py",
+        2,
+        CODESAGA_CACHE_DIR=str(cache),
     )
     assert result["encoding"] == "utf-8"  # Neovim 0.11 offers utf-8 first; the server takes it
     assert result["filetype"] == "python"
@@ -265,6 +273,27 @@ def test_ghost_text_with_real_server(tmp_path: Path) -> None:
     end_line = line + suggestion.count("\n")
     last = suggestion.split("\n")[-1].encode("utf-8")
     assert accept["cursor"] == [end_line, (col if end_line == line else 0) + len(last)]
+
+    # Neovim quits without waiting for its server, which writes its usage rows as it exits
+    deadline = time.monotonic() + 30.0
+    while True:
+        stats = subprocess.run(
+            [sys.executable, "-m", "codesaga", "stats", "--json"],
+            env=server_env(CODESAGA_CACHE_DIR=str(cache)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        groups = json.loads(stats.stdout)["groups"]
+        if any(g["accepted"] for g in groups) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    [inline] = [g for g in groups if g["feature"] == "inline"]
+    assert inline["language"] == "python"
+    assert inline["displayed"] >= 2  # at least the automatic one and request()'s
+    assert inline["dismissed"] >= 1  # typing cleared the first
+    assert (inline["accepted"], inline["accepted_chars"]) == (1, len(suggestion))
 
 
 @needs_nvim
@@ -377,11 +406,16 @@ def test_ghost_text_on_a_terminal_screen(tmp_path: Path) -> None:
 @needs_nvim
 def test_accept_word_and_line(tmp_path: Path) -> None:
     """<M-Right> inserts the suggestion's next word and <M-C-Right> its next line; the rest
-    stays on screen in the ghost colour after the cursor, with no new request; when the
-    suggestion goes (<Esc>) the server hears once, with the number of characters accepted.
-    A word then <Tab> inserts the whole suggestion and reports it whole."""
+    stays on screen in the ghost colour after the cursor, with no new request. The server
+    hears that the suggestion was shown, then each partial accept with the UTF-16 length
+    taken so far, and no dismissal when it goes (<Esc>). A word then <Tab> inserts the whole
+    suggestion and runs its command; a suggestion left with <Esc> is dismissed."""
     s, _result, text, line, col = run_fake(tmp_path, "partial", FAKE_REPLY)
     assert s["shown"]["shown"]
+    [shown] = s["shown"]["events"]
+    assert shown["method"] == "textDocument/didShowCompletion"
+    request_id = shown["id"]
+    assert request_id.startswith("request-")
     source_line = text.split("\n")[line]
     prefix = source_line.encode()[:col].decode()
     rest_of_line = source_line.encode()[col:].decode()
@@ -401,7 +435,14 @@ def test_accept_word_and_line(tmp_path: Path) -> None:
         assert st["text"] == insert_at(buffer, line, col, accepted), name
         assert st["current"] != None and st["current"]["ghost"] == remaining, name  # noqa: E711
         assert st["requests"] == 0, f"{name}: a new request was sent"
-        assert st["commands"] == 0, f"{name}: reported before the suggestion ended"
+        assert st["commands"] == 0, f"{name}: accepted whole before the suggestion ended"
+        assert st["events"] == [
+            {
+                "method": "textDocument/didPartiallyAcceptCompletion",
+                "length": utf16_units(accepted),
+                "id": request_id,
+            }
+        ], name
         typed_lines = accepted.split("\n")
         row = line + len(typed_lines) - 1
         before_cursor = (prefix if row == line else "") + typed_lines[-1]
@@ -424,16 +465,25 @@ def test_accept_word_and_line(tmp_path: Path) -> None:
     dismissed = s["dismissed"]
     assert dismissed["current"] is None
     assert dismissed["text"] == insert_at(buffer, line, col, accepted)
-    assert [c["command"] for c in dismissed["commands"]] == ["codesaga.acceptInlineCompletion"]
-    source, length, uri = dismissed["commands"][0]["arguments"]
-    assert (source, length) == ("model", len(accepted))
-    assert uri.endswith("/inventory.py")
+    assert dismissed["commands"] == [] and dismissed["events"] == []  # partly taken: no dismissal
     assert third not in dismissed["text"]
 
     whole = s["word_then_tab"]
     assert whole["text"] == insert_at(whole["before"], line, col, FAKE_REPLY)
     assert whole["cursor"] == [line + 2, len(third.encode())]
     assert [c["arguments"][:2] for c in whole["commands"]] == [["model", len(FAKE_REPLY)]]
+    assert whole["commands"][0]["arguments"][2].endswith("/inventory.py")
+    methods = [e["method"].split("/")[1] for e in whole["events"]]
+    assert methods == ["didShowCompletion", "didPartiallyAcceptCompletion"]
+    assert whole["events"][1]["length"] == len("item")
+
+    escaped = s["escaped"]
+    assert escaped["commands"] == []
+    assert [e["method"] for e in escaped["events"]] == [
+        "textDocument/didShowCompletion",
+        "codesaga/didDismissCompletion",
+    ]
+    assert escaped["events"][0]["id"] == escaped["events"][1]["id"]
 
 
 @needs_nvim

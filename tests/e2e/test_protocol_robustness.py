@@ -5,12 +5,15 @@ the server does not outlive the editor whose processId it was given."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
+from codesaga.usage import USAGE_FILE
+from codesaga.usage.store import read_rows
 from tests.e2e.raw import RawServer, frame, notification, request
 
 INLINE = "textDocument/inlineCompletion"
@@ -149,3 +152,21 @@ def test_server_exits_when_its_editor_is_gone() -> None:
         if raw.process.poll() is None:
             raw.process.kill()
             raw.process.wait()
+
+
+def test_sigterm_exits_cleanly_and_keeps_the_usage_rows(server: RawServer) -> None:
+    """An editor that quits without ``shutdown`` ends its server with SIGTERM (Neovim does):
+    the server exits 0, having written the usage row of the request it just answered."""
+    uri = "file:///opened.py"
+    opened = {"uri": uri, "languageId": "python", "version": 1, "text": "def f(x):\n    return "}
+    server.send(frame(notification("textDocument/didOpen", {"textDocument": opened})))
+    params = inline(1)
+    params["textDocument"] = {"uri": uri}
+    params["position"] = {"line": 1, "character": 11}
+    server.send(frame(request(1, INLINE, params)))
+    server.answer(1)  # the model file is missing: an error, and a usage row with source error
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(EXIT_SECONDS) == 0
+    rows = read_rows(server.cache_dir / USAGE_FILE)
+    assert [(r.feature, r.language) for r in rows] == [("inline", "python")]
+    assert "SIGTERM" in server.log_file.read_text()

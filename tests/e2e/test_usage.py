@@ -1,7 +1,8 @@
 """Usage kept as local metadata on a real session: a real server with the real Gemma 3 270M
 model answers inline completions in two languages, the completion fallback and a code
-action; then ``codesaga.stats`` and ``codesaga stats --json`` (same cache dir) show those
-requests by feature and language, with the accepted one, and the usage file holds no code."""
+action, with the client's suggestion events (shown, partly accepted, dismissed); then
+``codesaga.stats`` and ``codesaga stats --json`` (same cache dir) show those requests by
+feature and language, with the accepted one, and the usage file holds no code."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from lsprotocol.converters import get_converter
 from pytest_lsp import LanguageClient, client_capabilities
 
 from codesaga.usage import USAGE_FILE
@@ -24,6 +26,7 @@ from .conftest import _SESSION_DIR, FIXTURES, bundled_model, config, inline_para
 from .conftest import start as start_session
 
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
+CONVERTER = get_converter()
 CACHE_DIR = Path(tempfile.mkdtemp(prefix="usage-cache-", dir=_SESSION_DIR))
 
 
@@ -62,6 +65,11 @@ def cli_stats() -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+def tell(client: LanguageClient, method: str, **params: Any) -> None:
+    """Send a suggestion event (a notification) as an editor's client does."""
+    client.protocol.notify(method, params)
+
+
 def by_group(summary: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(g["feature"], g["language"]): g for g in summary["groups"]}
 
@@ -71,15 +79,28 @@ async def test_a_real_session_shows_in_codesaga_stats(client: LanguageClient) ->
     ts_uri, _ts, ts_positions = open_fixture(client, "cart.ts", "typescript")
 
     # inline: two python requests (the second at the same place: type-through or cache),
-    # one typescript request; the first python suggestion accepted through its command
+    # one typescript request. The client says both python suggestions were shown; the first
+    # is taken a part at a time, then whole (its command); the second is dismissed.
     first = await client.text_document_inline_completion_async(
         inline_params(py_uri, py_positions[1])
     )
     assert isinstance(first, types.InlineCompletionList) and first.items
     accept = first.items[0].command
     assert accept is not None and accept.arguments is not None and len(accept.arguments) == 4
+    first_item = CONVERTER.unstructure(first.items[0])
+    tell(client, "textDocument/didShowCompletion", item=first_item)
+    tell(client, "textDocument/didPartiallyAcceptCompletion", item=first_item, acceptedLength=2)
     await command(client, accept.command, *accept.arguments)
-    await client.text_document_inline_completion_async(inline_params(py_uri, py_positions[1]))
+    second = await client.text_document_inline_completion_async(
+        inline_params(py_uri, py_positions[1])
+    )
+    assert isinstance(second, types.InlineCompletionList) and second.items
+    second_item = CONVERTER.unstructure(second.items[0])
+    tell(client, "textDocument/didShowCompletion", item=second_item)
+    # what names no CodeSaga suggestion is dropped, and the server goes on
+    tell(client, "textDocument/didPartiallyAcceptCompletion", item=second_item, acceptedLength=-1)
+    tell(client, "textDocument/didShowCompletion", item={"insertText": "x"})
+    tell(client, "codesaga/didDismissCompletion", item=second_item)
     await client.text_document_inline_completion_async(inline_params(ts_uri, ts_positions[0]))
     # the completion fallback, and a code action (explain, as a command)
     await client.text_document_completion_async(
@@ -107,6 +128,8 @@ async def test_a_real_session_shows_in_codesaga_stats(client: LanguageClient) ->
     inline_py = groups[("inline", "python")]
     assert inline_py["requests"] == 2
     assert inline_py["accepted"] == 1 and inline_py["accepted_chars"] == accept.arguments[1]
+    assert (inline_py["displayed"], inline_py["dismissed"]) == (2, 1)
+    assert inline_py["acceptance_rate"] == 0.5  # one taken of two shown
     assert inline_py["sources"].get("model") == 1  # the first asked the model
     assert inline_py["cache_hit_rate"] == 0.5  # the second was answered without it
     assert inline_py["prompt_tokens"] > 0 and inline_py["generated_tokens"] > 0

@@ -73,7 +73,8 @@ def test_rows_hold_no_code_or_file_names(tmp_path: Path) -> None:
     db.close()
     assert set(columns) == {
         "id", "at", "feature", "language", "model", "source", "prompt_tokens",
-        "generated_tokens", "latency_ms", "shown", "accepted", "accepted_chars",
+        "generated_tokens", "latency_ms", "shown", "accepted", "accepted_chars", "displayed",
+        "dismissed",
     }  # fmt: skip
 
 
@@ -132,6 +133,65 @@ def test_acceptance_and_late_tokens_update_the_request(tmp_path: Path) -> None:
     assert (rows["r1"].accepted, rows["r1"].accepted_chars) == (True, 14)
     assert (rows["r1"].prompt_tokens, rows["r1"].generated_tokens) == (120, 9)
     assert (rows["r2"].accepted, rows["r2"].prompt_tokens) == (False, 0)
+
+
+def test_suggestion_events_shown_partly_accepted_dismissed(tmp_path: Path) -> None:
+    """A client's events on three suggestions: one displayed and taken a word at a time then
+    whole, one displayed and dismissed, one dismissed after a partial accept (not a dismissal:
+    part of it was taken)."""
+    path = tmp_path / USAGE_FILE
+    rec = recorder(path)
+    for n in (1, 2, 3):
+        rec.record(row(n))
+        rec.displayed(f"r{n}")
+    rec.accept("r1", 4)
+    rec.accept("r1", 9)
+    rec.flush()  # events for one suggestion may come in different batches
+    rec.accept("r1", 20)  # the whole item
+    rec.accept("r1", 9)  # a late partial report never lowers what was taken
+    rec.dismissed("r2")
+    rec.accept("r3", 5)
+    rec.dismissed("r3")
+    rec.dismissed("unknown")
+    rec.close()
+    rows = {r.id: r for r in read_rows(path)}
+    assert [(r.displayed, r.accepted, r.accepted_chars, r.dismissed) for r in rows.values()] == [
+        (True, True, 20, False),
+        (True, False, 0, True),
+        (True, True, 5, False),
+    ]
+    figures = summarize(rows.values())["total"]
+    assert (figures["displayed"], figures["dismissed"], figures["accepted"]) == (3, 1, 2)
+    assert figures["acceptance_rate"] == round(2 / 3, 4)
+    assert figures["accepted_chars"] == 25
+
+
+def test_a_file_from_before_the_event_columns_gets_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / USAGE_FILE
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE requests (id TEXT PRIMARY KEY, at REAL NOT NULL, feature TEXT NOT NULL,"
+        " language TEXT NOT NULL, model TEXT NOT NULL, source TEXT NOT NULL,"
+        " prompt_tokens INTEGER NOT NULL, generated_tokens INTEGER NOT NULL,"
+        " latency_ms REAL NOT NULL, shown INTEGER NOT NULL,"
+        " accepted INTEGER NOT NULL DEFAULT 0, accepted_chars INTEGER NOT NULL DEFAULT 0)"
+    )
+    db.execute(
+        "INSERT INTO requests VALUES ('old', ?, 'inline', 'go', 'm', 'model', 1, 2, 3.0, 1, 1, 7)",
+        (time.time(),),
+    )
+    db.commit()
+    db.close()
+    rec = recorder(path)
+    rec.record(row(1))
+    rec.displayed("r1")
+    rec.close()
+    rows = {r.id: r for r in read_rows(path)}
+    assert (rows["old"].accepted_chars, rows["old"].displayed) == (7, False)
+    assert rows["r1"].displayed
 
 
 def test_zero_retention_records_nothing(tmp_path: Path) -> None:
@@ -286,6 +346,23 @@ def test_summary_figures_by_feature_and_language() -> None:
     assert summary["total"]["requests"] == len(rows)
 
 
+def test_summary_groups_by_model_and_counts_displayed_suggestions() -> None:
+    """Acceptance is over what clients displayed where they say so (Neovim, VS Code), over
+    what the server offered where they do not (Helix)."""
+    rows = [
+        row(1, model="qwen.gguf", displayed=True, accepted=True, accepted_chars=12),
+        row(2, model="qwen.gguf", displayed=True, dismissed=True),
+        row(3, model="qwen.gguf"),  # offered, superseded before the client showed it
+        row(4, model="gemma.gguf", feature="completion", accepted=True, accepted_chars=3),
+        row(5, model="gemma.gguf", feature="completion"),
+    ]
+    by = {(g["feature"], g["model"]): g for g in summarize(rows)["groups"]}
+    qwen, helix = by[("inline", "qwen.gguf")], by[("completion", "gemma.gguf")]
+    assert (qwen["displayed"], qwen["dismissed"], qwen["acceptance_rate"]) == (2, 1, 0.5)
+    assert (qwen["accepted_chars"], helix["accepted_chars"]) == (12, 3)
+    assert (helix["displayed"], helix["acceptance_rate"]) == (0, 0.5)
+
+
 def test_summary_of_nothing() -> None:
     summary = summarize([])
     assert summary["groups"] == []
@@ -314,7 +391,14 @@ def filled_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         [
             row(1, at=now - 10 * DAY, feature="inline", language="rust"),
             row(2, at=now - 60.0, feature="inline", language="python", source="cache"),
-            row(3, at=now - 30.0, feature="inline", language="python", accepted=True),
+            row(
+                3,
+                at=now - 30.0,
+                feature="inline",
+                language="python",
+                accepted=True,
+                accepted_chars=31,
+            ),
             row(4, at=now - 20.0, feature="action.explain", language="python"),
         ]
     )
@@ -352,6 +436,7 @@ def test_cli_stats_table(
     out = capsys.readouterr().out
     assert "action.explain" in out and "rust" in out and "total" in out
     assert "50.0%" in out  # inline/python: half accepted, half from the cache
+    assert "gemma.gguf" in out and " 31 " in out  # the model; the characters accepted
 
 
 def test_cli_stats_without_a_file_and_with_a_bad_span(

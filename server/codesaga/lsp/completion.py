@@ -14,16 +14,14 @@ from codesaga.completion.gate import near_empty
 from codesaga.completion.prefetch import prefetch_after_accept
 from codesaga.documents import Document
 from codesaga.engine.faults import EngineFault
+from codesaga.lsp import suggestion_events
+from codesaga.lsp.chat import plain
 from codesaga.lsp.server import CodeSagaServer
+from codesaga.lsp.suggestion_events import ACCEPT_COMMAND
 from codesaga.lsp.usage import measure, suggested
 
 log = logging.getLogger(__name__)
 
-ACCEPT_COMMAND = "codesaga.acceptInlineCompletion"
-"""Command attached to every item; the client runs it when the user accepts a suggestion.
-Arguments: [source, length of the suggestion in characters, document URI, usage request id].
-It counts the acceptance, marks the request's usage row accepted and prefetches the next
-suggestion."""
 _WORD_TAIL = re.compile(r"[\w$]+$")
 
 
@@ -104,8 +102,17 @@ def register(server: CodeSagaServer) -> None:
             is_incomplete=True, items=fallback_items(doc, suggestion, request_id=row.id)
         )
 
+    for method in (
+        suggestion_events.DID_SHOW,
+        suggestion_events.DID_PARTIALLY_ACCEPT,
+        suggestion_events.DID_DISMISS,
+    ):
+        server.feature(method)(_event_handler(method))
+
     @server.command(ACCEPT_COMMAND)
     async def accepted(ls: CodeSagaServer, *args: object) -> None:
+        """The user accepted a suggestion whole: count it, mark its usage row and prefetch
+        the next suggestion (see :data:`ACCEPT_COMMAND` for the arguments)."""
         ls.stats.count("accepted")
         length, request_id = (args[1:2] or [0])[0], (args[3:4] or [None])[0]
         if isinstance(request_id, str) and isinstance(length, int) and length >= 0:
@@ -114,6 +121,13 @@ def register(server: CodeSagaServer) -> None:
         if isinstance(uri, str) and uri in ls.store and ls.model.completer is not None:
             # after the reply: the client goes on while the next suggestion is computed
             asyncio.get_running_loop().call_soon(_prefetch, ls, uri)
+
+
+def _event_handler(method: str) -> Any:
+    def event(ls: CodeSagaServer, params: Any) -> None:
+        suggestion_events.record(ls.usage, method, plain(params))
+
+    return event
 
 
 def _prefetch(ls: CodeSagaServer, uri: str) -> None:

@@ -94,9 +94,18 @@ class UsageRecorder:
         self._put(("row", row))
 
     def accept(self, request_id: str, chars: int) -> None:
-        """Queue an acceptance: the user took ``chars`` characters of request
-        ``request_id``'s answer."""
+        """Queue an acceptance: the user has taken ``chars`` characters (code points) of
+        request ``request_id``'s answer so far (see :meth:`UsageStore.accept`)."""
         self._put(("accept", (request_id, chars)))
+
+    def displayed(self, request_id: str) -> None:
+        """Queue the client's word that request ``request_id``'s suggestion is on screen."""
+        self._put(("displayed", request_id))
+
+    def dismissed(self, request_id: str) -> None:
+        """Queue the client's word that the user let request ``request_id``'s suggestion go
+        with none of it taken."""
+        self._put(("dismissed", request_id))
 
     def add_tokens(self, request_id: str, prompt: int, generated: int) -> None:
         """Queue token counts known after the request's row was recorded (a generation that
@@ -135,6 +144,8 @@ class UsageRecorder:
                 store.insert(r for kind, r in ops if kind == "row" and isinstance(r, UsageRow))
                 store.add_tokens(t for kind, t in ops if kind == "tokens")  # type: ignore[misc]
                 store.accept(a for kind, a in ops if kind == "accept")  # type: ignore[misc]
+                for column in ("displayed", "dismissed"):
+                    store.mark(column, (str(i) for kind, i in ops if kind == column))
                 if time.monotonic() - self._pruned_at > self.prune_seconds:
                     self._prune(store)
             except (sqlite3.Error, OSError) as exc:

@@ -31,36 +31,45 @@ def _cell(value: Any, percent: bool = False) -> str:
     return str(value)
 
 
+_COLUMNS = (
+    ("requests", "requests", False),
+    ("shown", "shown", False),
+    ("accepted", "accepted", False),
+    ("acceptance", "acceptance_rate", True),
+    ("accepted chars", "accepted_chars", False),
+    ("dismissed", "dismissed", False),
+    ("p50 ms", "latency_p50_ms", False),
+    ("p95 ms", "latency_p95_ms", False),
+    ("cache hits", "cache_hit_rate", True),
+    ("prompt tok", "prompt_tokens", False),
+    ("generated tok", "generated_tokens", False),
+)
+"""The table's figure columns: (heading, key of :func:`codesaga.usage.summary.figures`,
+shown as a percentage)."""
+
+
 def render(summary: dict[str, Any], console: Console) -> None:
     """Print ``summary`` (see :func:`codesaga.usage.summarize`) as one table: a row per
-    (feature, language) and a total."""
+    (feature, language, model) and a total. "shown" counts the suggestions a client said it
+    displayed, or, for clients that do not say (Helix), those the server offered."""
     since = summary.get("since")
     title = "CodeSaga usage"
     if since is not None:
         title += " since " + time.strftime("%Y-%m-%d %H:%M", time.localtime(since))
     table = Table(title=title)
-    for name in ("feature", "language", "requests", "accepted", "acceptance", "p50 ms"):
-        table.add_column(name, justify="left" if name in ("feature", "language") else "right")
-    for name in ("p95 ms", "cache hits", "prompt tok", "generated tok"):
-        table.add_column(name, justify="right")
+    for name in ("feature", "language", "model"):
+        table.add_column(name, justify="left")
+    for heading, _, _ in _COLUMNS:
+        table.add_column(heading, justify="right")
 
-    def add(feature: str, language: str, f: dict[str, Any], *, end: bool = False) -> None:
-        table.add_row(
-            feature,
-            language or "-",
-            _cell(f["requests"]),
-            _cell(f["accepted"]),
-            _cell(f["acceptance_rate"], percent=True),
-            _cell(f["latency_p50_ms"]),
-            _cell(f["latency_p95_ms"]),
-            _cell(f["cache_hit_rate"], percent=True),
-            _cell(f["prompt_tokens"]),
-            _cell(f["generated_tokens"]),
-            end_section=end,
-        )
+    def add(names: tuple[str, str, str], f: dict[str, Any], *, end: bool = False) -> None:
+        shown = dict(f, shown=f["displayed"] or f["shown"])
+        cells = [_cell(shown[key], percent=percent) for _, key, percent in _COLUMNS]
+        table.add_row(*(name or "-" for name in names), *cells, end_section=end)
 
     groups = summary["groups"]
     for i, group in enumerate(groups):
-        add(group["feature"], group["language"], group, end=i == len(groups) - 1)
-    add("total", "", summary["total"])
+        names = (group["feature"], group["language"], group["model"])
+        add(names, group, end=i == len(groups) - 1)
+    add(("total", "", ""), summary["total"])
     console.print(table)

@@ -33,10 +33,14 @@ CREATE TABLE IF NOT EXISTS requests (
     latency_ms REAL NOT NULL,
     shown INTEGER NOT NULL,
     accepted INTEGER NOT NULL DEFAULT 0,
-    accepted_chars INTEGER NOT NULL DEFAULT 0
+    accepted_chars INTEGER NOT NULL DEFAULT 0,
+    displayed INTEGER NOT NULL DEFAULT 0,
+    dismissed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS requests_at ON requests (at);
 """
+_ADDED_COLUMNS = ("displayed", "dismissed")
+"""Columns added after the first release: a file made before them gets them at open."""
 
 
 @dataclass
@@ -66,6 +70,8 @@ class UsageRow:
     shown: bool = False
     accepted: bool = False
     accepted_chars: int = 0
+    displayed: bool = False
+    dismissed: bool = False
 
 
 _COLUMNS = tuple(f.name for f in fields(UsageRow))
@@ -79,6 +85,12 @@ class UsageStore:
         # the recorder's thread and the server's flush share it, under the recorder's lock
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.executescript(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
+        for column in _ADDED_COLUMNS:
+            if column not in present:
+                self._db.execute(
+                    f"ALTER TABLE requests ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
+                )
 
     def insert(self, rows: Iterable[UsageRow]) -> None:
         """Add rows (one with an id already present replaces it) and commit."""
@@ -90,13 +102,28 @@ class UsageStore:
             )
 
     def accept(self, accepted: Iterable[tuple[str, int]]) -> None:
-        """Mark requests accepted: ``(id, characters accepted)`` pairs; unknown ids are
+        """Mark requests accepted: ``(id, characters taken so far)`` pairs. A request's
+        ``accepted_chars`` keeps the largest count it was given: partial accepts report the
+        length taken so far, and a whole accept after them the whole length. Unknown ids are
         ignored. Commits."""
         with self._db:
             self._db.executemany(
-                "UPDATE requests SET accepted = 1, accepted_chars = accepted_chars + ? "
-                "WHERE id = ?",
+                "UPDATE requests SET accepted = 1, accepted_chars = MAX(accepted_chars, ?), "
+                "dismissed = 0 WHERE id = ?",
                 [(chars, request_id) for request_id, chars in accepted],
+            )
+
+    def mark(self, column: str, ids: Iterable[str]) -> None:
+        """Set ``displayed`` or ``dismissed`` (``column``) on the requests ``ids``; a request
+        already accepted is never marked dismissed. Unknown ids are ignored. Commits.
+        Raises ValueError for another column."""
+        if column not in _ADDED_COLUMNS:
+            raise ValueError(f"not a mark: {column}")
+        guard = " AND accepted = 0" if column == "dismissed" else ""
+        with self._db:
+            self._db.executemany(
+                f"UPDATE requests SET {column} = 1, displayed = 1 WHERE id = ?{guard}",
+                [(request_id,) for request_id in ids],
             )
 
     def add_tokens(self, updates: Iterable[tuple[str, int, int]]) -> None:
@@ -142,4 +169,5 @@ def read_rows(path: Path, since: float = 0.0) -> list[UsageRow]:
 def _row(values: tuple[object, ...]) -> UsageRow:
     row = UsageRow(*values)  # type: ignore[arg-type]
     row.shown, row.accepted = bool(row.shown), bool(row.accepted)
+    row.displayed, row.dismissed = bool(row.displayed), bool(row.dismissed)
     return row

@@ -1,5 +1,5 @@
 """Figures over usage rows: totals, acceptance rate, latency percentiles and cache hit rate,
-overall and by (feature, language). Shared by ``codesaga stats`` and ``codesaga.stats``."""
+overall and by (feature, language, model). Shared by ``codesaga stats`` and ``codesaga.stats``."""
 
 from __future__ import annotations
 
@@ -29,8 +29,11 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def figures(rows: list[UsageRow]) -> dict[str, Any]:
-    """One group's figures: ``requests``, ``shown`` (offered something), ``accepted``,
-    ``acceptance_rate`` (accepted / shown; None when nothing was shown), ``accepted_chars``,
+    """One group's figures: ``requests``, ``shown`` (offered something), ``displayed`` (the
+    client said it showed it), ``dismissed`` (let go with none of it taken), ``accepted``
+    (whole or a part), ``acceptance_rate`` (accepted / displayed, or accepted / shown where
+    no client said what it displayed, as Helix's completion menu does not; None when nothing
+    was offered), ``accepted_chars`` (characters taken),
     ``prompt_tokens`` and ``generated_tokens`` (model tokens), ``latency_p50_ms`` /
     ``latency_p95_ms`` (milliseconds, nearest rank, over answered requests: neither
     cancelled nor failed), ``cache_hit_rate`` (answers from the cache or type-through /
@@ -39,13 +42,16 @@ def figures(rows: list[UsageRow]) -> dict[str, Any]:
     answered = [r for r in rows if r.source not in UNANSWERED_SOURCES]
     latencies = [r.latency_ms for r in answered]
     shown = sum(r.shown for r in rows)
+    displayed = sum(r.displayed for r in rows)
     accepted = sum(r.accepted for r in rows)
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     return {
         "requests": len(rows),
         "shown": shown,
+        "displayed": displayed,
+        "dismissed": sum(r.dismissed for r in rows),
         "accepted": accepted,
-        "acceptance_rate": _ratio(accepted, shown),
+        "acceptance_rate": _ratio(accepted, displayed or shown),
         "accepted_chars": sum(r.accepted_chars for r in rows),
         "prompt_tokens": sum(r.prompt_tokens for r in rows),
         "generated_tokens": sum(r.generated_tokens for r in rows),
@@ -58,18 +64,18 @@ def figures(rows: list[UsageRow]) -> dict[str, Any]:
 
 
 def summarize(rows: Iterable[UsageRow], since: float | None = None) -> dict[str, Any]:
-    """``{"since": since, "total": figures, "groups": [{"feature", "language", **figures},
-    ...]}``, groups sorted by feature then language (see :func:`figures`); ``since`` is the
-    Unix time in seconds the rows start at (None: all kept)."""
+    """``{"since": since, "total": figures, "groups": [{"feature", "language", "model",
+    **figures}, ...]}``, groups sorted by feature, language then model (see :func:`figures`);
+    ``since`` is the Unix time in seconds the rows start at (None: all kept)."""
     rows = list(rows)
-    groups: dict[tuple[str, str], list[UsageRow]] = {}
+    groups: dict[tuple[str, str, str], list[UsageRow]] = {}
     for row in rows:
-        groups.setdefault((row.feature, row.language), []).append(row)
+        groups.setdefault((row.feature, row.language, row.model), []).append(row)
     return {
         "since": since,
         "total": figures(rows),
         "groups": [
-            {"feature": feature, "language": language, **figures(members)}
-            for (feature, language), members in sorted(groups.items())
+            {"feature": feature, "language": language, "model": model, **figures(members)}
+            for (feature, language, model), members in sorted(groups.items())
         ],
     }

@@ -7,6 +7,8 @@
 --- 256-colour terminals alike), accepts it with <Tab> (when one is shown; otherwise <Tab> does
 --- what it did before), its next word with <M-Right> or its next line with <M-C-Right> (the rest
 --- stays shown), and clears it on any other edit, cursor move or when leaving insert mode.
+--- It tells the server when a suggestion is shown, partly accepted or dismissed (notifications)
+--- and runs the item's command when it is accepted whole, for `codesaga stats`.
 --- On every version it also defines `:CodeSagaChat` (see codesaga.chat).
 ---
 --- Public API (all functions act on the current window and buffer):
@@ -155,22 +157,39 @@ end
 
 local ACCEPT_COMMAND = 'codesaga.acceptInlineCompletion'
 
---- Tell the server that `s` (a shown suggestion) was accepted: the item's command as it came
---- (whole acceptance), or, with `chars`, that command with its length argument (the second:
---- [source, length in characters, uri], see server/codesaga/lsp/completion.py) set to the
---- number of characters (code points) actually inserted.
-local function report(s, chars)
+--- Length of `s` in UTF-16 code units (the unit of acceptedLength).
+local function utf16_len(s)
+  if HAS_011 then
+    return vim.str_utfindex(s, 'utf-16')
+  end
+  local _, units = vim.str_utfindex(s)
+  return units
+end
+
+--- Is `s` (a shown suggestion) a CodeSaga item, whose events the server records?
+local function ours(s)
+  local command = s.item.command
+  return type(command) == 'table' and command.command == ACCEPT_COMMAND
+end
+
+--- Tell the server what became of `s` (see server/codesaga/lsp/suggestion_events.py):
+--- `method` is textDocument/didShowCompletion, textDocument/didPartiallyAcceptCompletion
+--- (with `accepted_length`: UTF-16 code units of the item's text taken so far) or
+--- codesaga/didDismissCompletion. Items of other servers are not reported.
+local function tell(s, method, accepted_length)
+  local client = vim.lsp.get_client_by_id(s.client_id)
+  if not client or not ours(s) then
+    return
+  end
+  call(client, 'notify', method, { item = s.item, acceptedLength = accepted_length })
+end
+
+--- Tell the server that `s` was accepted whole: run the item's command as it came.
+local function report(s)
   local command = s.item.command
   local client = vim.lsp.get_client_by_id(s.client_id)
   if type(command) ~= 'table' or not client then
     return
-  end
-  if chars then
-    if command.command ~= ACCEPT_COMMAND or type(command.arguments) ~= 'table' then
-      return -- another server's command: its arguments cannot be adjusted
-    end
-    command = vim.deepcopy(command)
-    command.arguments[2] = chars
   end
   if client.exec_cmd then
     client:exec_cmd(command, { bufnr = s.bufnr })
@@ -192,12 +211,12 @@ local function take()
   return shown
 end
 
---- Hide the suggestion; when part of it was accepted (accept_word/accept_line), report that
---- part's length now, once per suggestion.
+--- Hide the suggestion; when none of it was taken, tell the server it was dismissed (after
+--- accept_word/accept_line the partial accepts were told already).
 local function hide()
   local shown = take()
-  if shown and shown.accepted ~= '' then
-    report(shown, vim.fn.strchars(shown.accepted))
+  if shown and shown.accepted == '' then
+    tell(shown, 'codesaga/didDismissCompletion')
   end
 end
 
@@ -288,8 +307,10 @@ local function show(item, client, ctx)
     client_id = client.id,
     extmark = extmark,
     changedtick = ctx.changedtick,
+    typed = typed, -- the item's text the user had typed before it was shown
     accepted = '', -- the part inserted by accept_word/accept_line so far
   }
+  tell(state.shown, 'textDocument/didShowCompletion')
   api.nvim_exec_autocmds('User', { pattern = 'CodeSagaSuggestion', modeline = false })
   return true
 end
@@ -415,7 +436,7 @@ function M.accept()
   end
   stop_timer()
   cancel_pending()
-  take() -- the whole text is reported below, partial accepts before it included
+  take() -- accepted whole (after any partial accepts): the item's command says so
   local srow, scol, erow, ecol = unpack(s.range)
   local lines = vim.split(s.text, '\n', { plain = true })
   api.nvim_buf_set_text(s.bufnr, srow, scol, erow, ecol, lines)
@@ -479,11 +500,10 @@ local function accept_part(pick)
   s.row, s.col, s.ghost = row, col, rest
   s.accepted = s.accepted .. part
   s.changedtick = api.nvim_buf_get_changedtick(s.bufnr)
+  tell(s, 'textDocument/didPartiallyAcceptCompletion', utf16_len(s.typed .. s.accepted))
   local ok, extmark = place(s.bufnr, row, col, rest)
   if not ok then
     M.last_error = extmark
-    state.shown = s
-    hide() -- reports what was accepted
     return true
   end
   s.extmark = extmark
