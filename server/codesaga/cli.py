@@ -197,6 +197,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     the settings editors need; the process becomes the engine (exec)."""
     from codesaga.engine.launch import EngineLaunch, check_installed
     from codesaga.engine.llama import gpu_offload_supported
+    from codesaga.engine.threads import thread_counts
     from codesaga.models import auto_choice, resolve
     from codesaga.settings import Settings
 
@@ -214,7 +215,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
         port=args.port,
         n_ctx=args.context_size or settings.context_size,
         gpu_layers=settings.gpu_layers if args.gpu_layers is None else args.gpu_layers,
-        threads=settings.threads,
+        threads=thread_counts(settings.threads, settings.batch_threads),
         api_key=os.environ.get("CODESAGA_OPENAI_API_KEY", ""),
         gpu=gpu_offload_supported() and settings.gpu_layers != 0,
     )
@@ -247,12 +248,14 @@ def _doctor_local(settings: object) -> int:
         n_ctx=settings.context_size,
         n_gpu_layers=settings.gpu_layers,
         n_threads=settings.threads,
+        n_threads_batch=settings.batch_threads,
         fim_family=settings.fim_family,
     )
     print(f"architecture        {engine.architecture}")
     print(f"FIM template        {engine.template.name}")
     print(f"layers offloaded    {engine.offloaded_layers()} (gpuLayers={settings.gpu_layers})")
-    print(f"threads             {engine.threads} (threads={settings.threads}; 0 = all cores)")
+    chosen = f"threads={settings.threads}, batchThreads={settings.batch_threads}; 0 = automatic"
+    print(f"threads             {engine.threads.describe()} ({chosen})")
     print(f"load time           {engine.load_seconds:.2f} s")
     print(f"warm-up             generating {WARMUP_TOKENS} tokens (not timed)…", flush=True)
     prompt = "def fibonacci(n):\n"
@@ -318,6 +321,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         index_files=args.index_files,
         clients=args.clients or (),
         engine_url=args.engine,
+        contended=args.contended,
     )
     missing = [str(p) for p in options.files if not p.is_file()]
     if missing:
@@ -481,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the shared-engine load check: N servers typing at once against one "
         "OpenAI-compatible engine, per N (e.g. 1,2,4), beside one in-process server; then "
         "the memory of 3 windows either way",
+    )
+    bench.add_argument(
+        "--contended",
+        action="store_true",
+        help="only the busy-machine check: pause latency of one in-process server typing "
+        "alone, then with two more typing at once, with the default threads and all cores",
     )
     bench.add_argument(
         "--engine",

@@ -39,5 +39,6 @@ def load_engine(settings: Settings) -> Engine:
         n_ctx=settings.context_size,
         n_gpu_layers=settings.gpu_layers,
         n_threads=settings.threads,
+        n_threads_batch=settings.batch_threads,
         fim_family=settings.fim_family,
     )

@@ -77,7 +77,13 @@ class Settings(BaseSettings):
     threads: int = Field(
         0,
         ge=0,
-        description="CPU threads for llama.cpp; 0 = all cores.",
+        description="CPU threads llama.cpp generates with; 0 = half the cores (see "
+        "codesaga.engine.threads).",
+    )
+    batch_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads llama.cpp evaluates prompts with; 0 = all cores but one.",
     )
     repo_context_tokens: int = Field(
         384,

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,29 +102,29 @@ class RawServer:
     def answer(self, msg_id: int | None, timeout: float = ANSWER_SECONDS) -> dict[str, Any]:
         """The server's answer to ``msg_id`` (None: the next error with a null id), skipping
         its notifications and other answers; AssertionError if none comes in time."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                message = self.next_message(left)
-            except queue.Empty:
-                break
-            answered = "method" not in message and message.get("id") == msg_id
-            if answered and (msg_id is not None or "error" in message):
-                return message
-        raise AssertionError(f"no answer to id {msg_id!r} within {timeout} s")
+
+        def wanted(message: dict[str, Any]) -> bool:
+            return message.get("id") == msg_id and (msg_id is not None or "error" in message)
+
+        return self._next_answer(wanted, timeout, f"no answer to id {msg_id!r}")
 
     def answer_any(self, timeout: float = ANSWER_SECONDS) -> dict[str, Any]:
         """The next answer the server sends (skipping its notifications and requests);
         AssertionError if none comes in time."""
+        return self._next_answer(lambda message: True, timeout, "no answer")
+
+    def _next_answer(
+        self, wanted: Callable[[dict[str, Any]], bool], timeout: float, failure: str
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
                 message = self.next_message(left)
             except queue.Empty:
                 break
-            if "method" not in message:
+            if "method" not in message and wanted(message):
                 return message
-        raise AssertionError(f"no answer within {timeout} s")
+        raise AssertionError(f"{failure} within {timeout} s")
 
     def initialize(self, process_id: int | None = None) -> None:
         """``initialize`` (answered) and ``initialized``."""

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from codesaga.engine.threads import thread_counts, usable_cores
+
 from .conftest import server_env
 
 pytestmark = pytest.mark.model
@@ -171,3 +173,42 @@ def test_bench_shared_engine(tmp_path: Path) -> None:
     # a window's server on the engine holds no model: far less than one that loads it
     assert max(memory["shared_servers_bytes"]) < min(memory["in_process_bytes"]) / 2
     assert _number(memory["engine_bytes"])
+
+
+def test_bench_contended(tmp_path: Path) -> None:
+    """``--contended``: one in-process server typing alone, then beside two more typing at
+    once, with the default thread counts and with all cores; every pause answered, the busy
+    rounds' p50 given against the quiet ones'."""
+    source = tmp_path / "tiny.py"
+    source.write_text(TINY, encoding="utf-8")
+    out = tmp_path / "contended.json"
+    env = server_env(CODESAGA_MAX_TOKENS="16")
+    proc = subprocess.run(
+        [sys.executable, "-m", "codesaga", "bench", str(source), "--contended"]
+        + ["--max-chars", "26", "--read-ms", "100", "--model", env["CODESAGA_MODEL"]]
+        + ["--json", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    default = thread_counts()
+    expected = [("default", default.generation, default.batch, w) for w in (1, 3)]
+    cores = usable_cores()
+    if (default.generation, default.batch) != (cores, cores):
+        expected += [("all cores", cores, cores, w) for w in (1, 3)]
+    rounds = report["rounds"]
+    assert [(r["setting"], r["threads"], r["batch_threads"], r["windows"]) for r in rounds] == (
+        expected
+    )
+    for row in rounds:
+        assert row["pauses"] >= row["windows"] and row["errors"] == 0
+        assert row["pauses_answered"] == row["pauses"]
+        assert _number(row["pause_p50_ms"]) and _number(row["pause_p95_ms"])
+    busy = [r for r in rounds if r["windows"] > 1]
+    assert all(_number(r["p50_ratio"]) for r in busy)
+    assert report["target"]["value"] == busy[0]["p50_ratio"]
+    assert report["target"]["status"] in ("PASS", "FAIL")  # a timing: reported, not asserted
+    assert "Busy machine" in proc.stdout

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
+
+from codesaga.engine.threads import thread_counts, usable_cores
 
 from .conftest import FIXTURES, server_env
 
@@ -64,8 +65,13 @@ def test_doctor_says_what_it_does_and_nothing_of_llama_cpp() -> None:
     labels = [line.split("  ")[0] for line in lines]
     # the warm-up is announced before it runs, then the timed generation
     assert labels.index("warm-up") < labels.index("timing") < labels.index("generation"), lines
-    threads = lines[labels.index("threads")].split()
-    assert int(threads[1]) == (os.cpu_count() or 1), lines  # the default: all cores
+    # the default: counts apart for generation and prompt batches, fewer than the cores
+    expected = thread_counts()
+    assert lines[labels.index("threads")].split()[1:] == [
+        str(expected.generation), "for", "generation,", str(expected.batch), "for", "prompt",
+        "batches", f"({usable_cores()}", "cores)", "(threads=0,", "batchThreads=0;", "0", "=",
+        "automatic)",
+    ], lines  # fmt: skip
     for native in NATIVE_LOG:
         assert native not in proc.stdout and native not in proc.stderr, proc.stderr
     assert proc.stderr == ""

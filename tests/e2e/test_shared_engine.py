@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +29,8 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES
 
+from codesaga.bench.shared import free_port
+from codesaga.bench.shared import start_engine as bench_engine
 from codesaga.lsp.chat import plain
 
 from .conftest import SERVER, bundled_model, inline_params, open_fixture, server_env, start
@@ -39,13 +39,7 @@ from .test_actions import by_action, cursor, list_actions, make_client
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-PORT = _free_port()
+PORT = free_port()
 URL = f"http://127.0.0.1:{PORT}/v1"
 KEY = f"e2e-{uuid.uuid4().hex}"
 ALIAS = bundled_model().stem
@@ -66,29 +60,11 @@ def _env(**extra: str) -> dict[str, str]:
 def start_engine() -> subprocess.Popen[bytes]:
     """``codesaga engine`` for the bundled model on PORT, ready to answer (or a failure)."""
     env = {**os.environ, "CODESAGA_OPENAI_API_KEY": KEY, "CODESAGA_CACHE_DIR": "/nonexistent"}
-    log = LOG.open("ab")  # the engine's log (llama.cpp's is long: a pipe would fill and block)
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "codesaga", "engine"),
-            *("--model", str(bundled_model()), "--port", str(PORT), "--context-size", "2048"),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    process, url = bench_engine(
+        bundled_model(), LOG, port=PORT, args=("--context-size", "2048"), env=env
     )
-    log.close()
-    for _ in range(600):
-        if process.poll() is not None:
-            out = LOG.read_text(errors="replace")[-4000:]
-            raise AssertionError(f"codesaga engine exited {process.returncode}:\n{out}")
-        try:
-            if httpx.get(f"{URL}/models", timeout=1.0).status_code == 401:  # up, key required
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the engine did not start in 60 s")
+    assert httpx.get(f"{url}/models", timeout=5.0).status_code == 401  # up, key required
+    return process
 
 
 def stop_engine(process: subprocess.Popen[bytes]) -> None:

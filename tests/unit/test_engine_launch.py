@@ -12,19 +12,22 @@ from pathlib import Path
 import pytest
 
 from codesaga.bench.records import Request, ServerRun
-from codesaga.bench.shared import _client_row
+from codesaga.bench.shared import client_row
 from codesaga.cli import _counts, build_parser
 from codesaga.engine.launch import EngineLaunch, check_installed
+from codesaga.engine.threads import ThreadCounts
 from codesaga.settings import Settings
 
 
 def test_argv_serves_the_model_under_its_name() -> None:
-    launch = EngineLaunch(Path("/m/qwen.gguf"), "qwen2.5-coder-0.5b", port=8123, threads=3)
+    threads = ThreadCounts(generation=3, batch=5)
+    launch = EngineLaunch(Path("/m/qwen.gguf"), "qwen2.5-coder-0.5b", port=8123, threads=threads)
     argv = launch.argv()
     assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
     flags = dict(zip(argv[3::2], argv[4::2], strict=True))
     assert flags["--model"] == "/m/qwen.gguf" and flags["--model_alias"] == "qwen2.5-coder-0.5b"
     assert flags["--port"] == "8123" and flags["--n_threads"] == "3"
+    assert flags["--n_threads_batch"] == "5"
     assert flags["--logits_all"] == "False" and flags["--n_batch"] == "128"
     assert "--api_key" not in flags
     keyed = EngineLaunch(Path("/m/q.gguf"), "q", api_key="k", gpu=True).argv()
@@ -67,7 +70,7 @@ def test_client_counts() -> None:
     assert args.clients == (2,) and args.engine == "http://h/v1"
 
 
-def test_client_row() -> None:
+def testclient_row() -> None:
     run = ServerRun()
     run.requests = [
         Request("key", 0.0, 0.05, "result", next_key=0.06),
@@ -77,7 +80,7 @@ def test_client_row() -> None:
         Request("pause", 3.0, 3.1, "error"),
     ]
     run.stats = {"tokens": {"completion": 7}}
-    row = _client_row("shared", 2, 0, run)
+    row = client_row("shared", 2, 0, run)
     assert (row["pauses"], row["pauses_answered"], row["pauses_with_suggestion"]) == (3, 2, 1)
     assert row["pause_p50_ms"] == pytest.approx(300.0) and row["errors"] == 1
     assert row["keys_answered_before_next"] == 0.5 and row["completion_tokens"] == 7

@@ -94,6 +94,8 @@ class BenchOptions:
     """Only the shared-engine load check, with these client counts (:mod:`.shared`)."""
     engine_url: str | None = None
     """The engine of the load check (None: the bench starts one)."""
+    contended: bool = False
+    """Only the busy-machine check (:mod:`.contention`)."""
 
 
 def default_files() -> list[Path]:
@@ -162,6 +164,8 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
         return _index_bench(options, options.index_files, console)
     if options.clients:
         return _shared_bench(options, console)
+    if options.contended:
+        return _contended_bench(options, console)
     from codesaga.bench import local
     from codesaga.completion.prompt import PromptBuilder
     from codesaga.models import resolve
@@ -193,6 +197,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
             n_ctx=settings.context_size,
             n_gpu_layers=settings.gpu_layers,
             n_threads=settings.threads,
+            n_threads_batch=settings.batch_threads,
             fim_family=settings.fim_family,
         )
         try:
@@ -254,7 +259,8 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
         "model_name": model_path.name,
         "model_bytes": model_path.stat().st_size,
         "n_ctx": settings.context_size,
-        "threads": settings.threads or os.cpu_count() or 1,
+        "threads": engine.threads.generation,
+        "batch_threads": engine.threads.batch,
         "max_tokens": settings.max_tokens,
         "temperature": settings.temperature,
         "cpu_count": os.cpu_count(),
@@ -351,6 +357,25 @@ def _shared_bench(options: BenchOptions, console: Console | None) -> dict[str, A
     )
     out = console or Console(width=None if sys.stdout.isatty() else 132)
     return run_shared_bench(setup, plans, options.clients, json_path, out)
+
+
+def _contended_bench(options: BenchOptions, console: Console | None) -> dict[str, Any]:
+    """The busy-machine check alone (see :mod:`codesaga.bench.contention`)."""
+    from codesaga.bench.contention import ContentionSetup, run_contention_bench
+    from codesaga.models import resolve
+    from codesaga.settings import Settings
+
+    settings = Settings()
+    model_path = resolve(options.model or settings.model, settings.resolved_cache_dir())
+    setup = ContentionSetup(model_path, options.interval_ms / 1000.0, options.read_ms / 1000.0)
+    plans = plan_files(
+        list(options.files) or default_files(), options.max_chars, options.start_fraction
+    )
+    json_path = options.json_path or (
+        settings.resolved_cache_dir() / "bench" / f"contended-{datetime.now():%Y%m%d-%H%M%S}.json"
+    )
+    out = console or Console(width=None if sys.stdout.isatty() else 132)
+    return run_contention_bench(setup, plans, json_path, out)
 
 
 INDEX_KEYS = 200

@@ -351,7 +351,13 @@ def _rest_of(typed: str, pos: int) -> str:
 
 
 def load_engine_for_bench(
-    model_path: Path, *, n_ctx: int, n_gpu_layers: int, n_threads: int, fim_family: str
+    model_path: Path,
+    *,
+    n_ctx: int,
+    n_gpu_layers: int,
+    n_threads: int,
+    n_threads_batch: int,
+    fim_family: str,
 ) -> LlamaEngine:
     """The bench's own ``Llama`` (wrapped for its tokenizer and FIM template), built exactly
     as the server builds its engine. Raises EngineError when the model cannot be loaded."""
@@ -360,5 +366,6 @@ def load_engine_for_bench(
         n_ctx=n_ctx,
         n_gpu_layers=n_gpu_layers,
         n_threads=n_threads,
+        n_threads_batch=n_threads_batch,
         fim_family=fim_family,
     )

@@ -52,31 +52,41 @@ class SharedSetup:
     read_s: float
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def start_engine(model_path: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``codesaga engine`` for ``model_path`` on a free loopback port, once it answers; the
-    process and its ``/v1`` URL. Raises BenchError when it exits or does not answer in
-    :data:`ENGINE_START_SECONDS`."""
-    port = _free_port()
+def start_engine(
+    model_path: Path,
+    log_path: Path,
+    *,
+    port: int | None = None,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``codesaga engine`` for ``model_path`` on loopback ``port`` (None: a free one) with
+    more ``args`` and ``env`` (None: this one's), its output appended to ``log_path``, once it
+    answers HTTP (200, or 401 when it wants an API key); the process and its ``/v1`` URL.
+    Raises BenchError when it exits or does not answer in :data:`ENGINE_START_SECONDS`."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}/v1"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "codesaga", "engine", "--model", str(model_path)]
-            + ["--port", str(port)],
+            + ["--port", str(port), *args],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=env,
         )
     deadline = time.monotonic() + ENGINE_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise BenchError(f"codesaga engine exited with {process.returncode}; see {log_path}")
         try:
-            if httpx.get(f"{url}/models", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}/models", timeout=1.0).status_code in (200, 401):
                 return process, url
         except httpx.HTTPError:
             pass
@@ -85,19 +95,17 @@ def start_engine(model_path: Path, log_path: Path) -> tuple[subprocess.Popen[byt
     raise BenchError(f"codesaga engine did not answer in {ENGINE_START_SECONDS:.0f} s")
 
 
-def _env(tmp: Path, name: str, setup: SharedSetup, url: str | None) -> dict[str, str]:
+def server_env(tmp: Path, name: str, model_path: Path, **settings: str) -> dict[str, str]:
+    """The environment of a bench server called ``name``: this one's, with a cache directory
+    of its own under ``tmp``, no config file, the model at ``model_path`` and ``settings``
+    (``CODESAGA_*`` variables) over them."""
     env = dict(os.environ)
     env.update(
         CODESAGA_CACHE_DIR=str(tmp / name / "cache"),
         CODESAGA_CONFIG=str(tmp / "no-config.toml"),
-        CODESAGA_MODEL=str(setup.model_path),
+        CODESAGA_MODEL=str(model_path),
     )
-    if url is not None:
-        env.update(
-            CODESAGA_BACKEND="openai",
-            CODESAGA_OPENAI__BASE_URL=url,
-            CODESAGA_OPENAI__MODEL=setup.engine_model,
-        )
+    env.update(settings)
     return env
 
 
@@ -106,17 +114,27 @@ def _arms(tmp: Path, label: str, n: int, setup: SharedSetup, url: str | None) ->
     for i in range(n):
         name = f"{label}-{n}-{i}"
         (tmp / name).mkdir(parents=True, exist_ok=True)
-        env = _env(tmp, name, setup, url)
+        remote = (
+            {}
+            if url is None
+            else {
+                "CODESAGA_BACKEND": "openai",
+                "CODESAGA_OPENAI__BASE_URL": url,
+                "CODESAGA_OPENAI__MODEL": setup.engine_model,
+            }
+        )
+        env = server_env(tmp, name, setup.model_path, **remote)
         arms.append(
             ServerArm(env, setup.interval_s, tmp / name / "server.log", read_s=setup.read_s)
         )
     return arms
 
 
-async def _round(
+async def type_round(
     arms: Sequence[ServerArm], plans: Sequence[TypingPlan]
 ) -> tuple[list[ServerRun], float]:
-    """All ``arms`` type ``plans`` at once; their runs and the seconds the typing took."""
+    """All ``arms`` type ``plans`` at once, each into its own documents; their runs and the
+    seconds the typing took. The arms are stopped at the end."""
     try:
         await asyncio.gather(*(arm.start() for arm in arms))
         started = time.perf_counter()
@@ -133,7 +151,10 @@ async def _round(
         await asyncio.gather(*(arm.stop() for arm in arms), return_exceptions=True)
 
 
-def _client_row(setup: str, clients: int, index: int, run: ServerRun) -> dict[str, Any]:
+def client_row(setup: str, clients: int, index: int, run: ServerRun) -> dict[str, Any]:
+    """One typing client's figures: pauses (answered, with a suggestion), pause latency
+    p50/p95 in milliseconds, the share of keys answered before the next key, errors and the
+    completion tokens its server generated."""
     pauses = [r for r in run.requests if r.kind == "pause"]
     lat = summary([s * 1000 for r in pauses if (s := r.result_seconds) is not None])
     keyed = [r for r in run.requests if r.kind != "pause" and r.next_key is not None]
@@ -200,8 +221,8 @@ def run_shared_bench(
                 *(("shared", n, url) for n in clients),
             ]:
                 console.print(f"round: {label}, {n} client(s)")
-                runs, seconds = asyncio.run(_round(_arms(tmp, label, n, setup, target), plans))
-                client_rows = [_client_row(label, n, i, run) for i, run in enumerate(runs)]
+                runs, seconds = asyncio.run(type_round(_arms(tmp, label, n, setup, target), plans))
+                client_rows = [client_row(label, n, i, run) for i, run in enumerate(runs)]
                 rows.extend(client_rows)
                 tokens = sum(r["completion_tokens"] for r in client_rows)
                 rounds.append(

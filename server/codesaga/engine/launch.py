@@ -9,12 +9,12 @@ need to use it. Several editor windows then share one copy of the model.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codesaga.engine.base import EngineError
+from codesaga.engine.threads import ThreadCounts, thread_counts
 
 SERVER_MODULES = ("llama_cpp.server", "fastapi", "uvicorn", "sse_starlette")
 """What ``python -m llama_cpp.server`` imports beyond llama-cpp-python itself."""
@@ -24,7 +24,8 @@ SERVER_MODULES = ("llama_cpp.server", "fastapi", "uvicorn", "sse_starlette")
 class EngineLaunch:
     """How to start the engine: ``model_path`` served as ``alias`` (the ``openai.model``
     editors set) on ``host``:``port``; ``n_ctx`` tokens of context, ``gpu_layers`` offloaded
-    (-1 = all), ``threads`` CPU threads; ``api_key``: required of clients when not empty."""
+    (-1 = all), ``threads`` CPU threads for generation and prompt batches; ``api_key``:
+    required of clients when not empty."""
 
     model_path: Path
     alias: str
@@ -32,7 +33,7 @@ class EngineLaunch:
     port: int = 8080
     n_ctx: int = 4096
     gpu_layers: int = -1
-    threads: int = 0
+    threads: ThreadCounts = field(default_factory=thread_counts)
     api_key: str = ""
     gpu: bool = False
     """Whether llama-cpp-python was built with GPU offload (and ``gpu_layers`` is not 0)."""
@@ -65,7 +66,9 @@ class EngineLaunch:
             "--n_gpu_layers",
             str(self.gpu_layers),
             "--n_threads",
-            str(self.threads or os.cpu_count() or 1),
+            str(self.threads.generation),
+            "--n_threads_batch",
+            str(self.threads.batch),
         ]
         # as the in-process engine: prompt tokens per decode call 128 on a CPU, 512 on a GPU;
         # no logits kept for every position (the server's default keeps n_ctx × vocabulary

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from codesaga.engine.base import (
 )
 from codesaga.engine.kv_states import KvStates, cached_prefix
 from codesaga.engine.special import SpecialTokens, special_tokens
+from codesaga.engine.threads import thread_counts
 from codesaga.postprocess import cut_at_special
 from codesaga.prompts import FimTemplate, chat_fallback, detect_family
 from codesaga.texts import error
@@ -124,12 +124,13 @@ class LlamaEngine:
         n_ctx: int = 2048,
         n_gpu_layers: int = -1,
         n_threads: int = 0,
+        n_threads_batch: int = 0,
         fim_family: str = "auto",
     ) -> None:
         import llama_cpp
 
         route_native_log()
-        threads = n_threads or os.cpu_count() or 1
+        threads = thread_counts(n_threads, n_threads_batch)
         gpu = gpu_offload_supported() and n_gpu_layers != 0
         started = time.perf_counter()
         try:
@@ -140,15 +141,15 @@ class LlamaEngine:
                 # (measured with Gemma 3 270M) with smaller compute buffers; a GPU wants more
                 n_batch=512 if gpu else 128,
                 n_gpu_layers=n_gpu_layers if gpu else 0,
-                n_threads=threads,
-                n_threads_batch=threads,
+                n_threads=threads.generation,
+                n_threads_batch=threads.batch,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise error(EngineError, "engine.load_failed", file=model_path.name, error=exc) from exc
         self.load_seconds = time.perf_counter() - started
         self.threads = threads
-        """CPU threads llama.cpp uses, for generation and for prompt batches alike."""
+        """CPU threads llama.cpp uses for generation and for prompt batches."""
         self.model_path = model_path
         self.model_id = f"{model_path.name}:{model_path.stat().st_size}"
         self.n_ctx = n_ctx

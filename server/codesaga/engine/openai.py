@@ -207,14 +207,14 @@ class OpenAIEngine:
         engine cannot be asked, the estimate answers."""
         if not text:
             return 0
-        info = self.info()
+        self.info()  # starts a probe when the engine has not been reached
         if self._counted is not None and time.monotonic() >= self._tokenizer_retry_at:
             try:
                 return self._counted(text)
             except EngineFault as fault:
                 log.info("tokenize failed, estimating for %.0f s: %s", PROBE_INTERVAL, fault)
                 self._tokenizer_retry_at = time.monotonic() + PROBE_INTERVAL
-        return estimate_tokens(text, info.chars_per_token if info else CHARS_PER_TOKEN)
+        return self._estimate(text)
 
     # ----- generation ---------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codesaga.bench.live import BenchError
+from codesaga.engine.threads import thread_counts
 from codesaga.evals.humaneval import humaneval_tasks, load_problems
 from codesaga.evals.live import EvalServer
 from codesaga.evals.metrics import score
@@ -163,6 +164,7 @@ def run_eval(options: EvalOptions, console: Console | None = None) -> dict[str, 
         "maxTokens": MAX_TOKENS,
         "contextSize": settings.context_size,
         "threads": settings.threads,
+        "batchThreads": settings.batch_threads,
         "gpuLayers": settings.gpu_layers,
     }
     records: list[Record] = []
@@ -180,6 +182,7 @@ def run_eval(options: EvalOptions, console: Console | None = None) -> dict[str, 
                     path,
                     n_ctx=settings.context_size,
                     n_threads=settings.threads,
+                    n_threads_batch=settings.batch_threads,
                     n_gpu_layers=settings.gpu_layers,
                 )
                 model_arms = tuple(a for a in arms if not (a == RANKING_ARM and raw.fim))
@@ -201,7 +204,7 @@ def run_eval(options: EvalOptions, console: Console | None = None) -> dict[str, 
             "limit": options.limit,
             "seed": options.seed,
             "n_ctx": settings.context_size,
-            "threads": settings.threads or os.cpu_count() or 1,
+            "threads": thread_counts(settings.threads, settings.batch_threads).generation,
             "max_tokens": MAX_TOKENS,
             "server_options": {**server_options, "ablations": ABLATIONS},
             "repositories": {src.name: len(src.files) for src in sources},

@@ -81,12 +81,21 @@ class RawArm:
     """The model loaded in this process; :meth:`complete` answers one task. Raises
     EngineError from the constructor when the model cannot be loaded."""
 
-    def __init__(self, model_path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int,
+        n_threads: int,
+        n_threads_batch: int,
+        n_gpu_layers: int,
+    ) -> None:
         self.engine: LlamaEngine = load_engine_for_bench(
             model_path,
             n_ctx=n_ctx,
             n_gpu_layers=n_gpu_layers,
             n_threads=n_threads,
+            n_threads_batch=n_threads_batch,
             fim_family="auto",
         )
 

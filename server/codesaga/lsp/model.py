@@ -33,7 +33,16 @@ log = logging.getLogger(__name__)
 
 MODEL_WAIT_SECONDS = 120.0
 """How long a request waits for a model that is still loading before it fails."""
-RELOAD_KEYS = ("model", "backend", "openai", "gpu_layers", "context_size", "fim_family", "threads")
+RELOAD_KEYS = (
+    "model",
+    "backend",
+    "openai",
+    "gpu_layers",
+    "context_size",
+    "fim_family",
+    "threads",
+    "batch_threads",
+)
 """Settings whose change needs a new engine."""
 
 
