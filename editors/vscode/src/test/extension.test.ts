@@ -25,6 +25,8 @@ moduleApi._load = function (request: string, ...rest: unknown[]) {
 const extension = require('../extension') as typeof import('../extension');
 
 const { state } = fake;
+const root = path.resolve(__dirname, '..', '..');
+const koBundle = JSON.parse(fs.readFileSync(path.join(root, 'l10n', 'bundle.l10n.ko.json'), 'utf8')) as Record<string, string>;
 const skip = process.platform === 'win32' ? 'needs a POSIX shell for the fake server wrapper' : false;
 
 let tmp: string;
@@ -294,6 +296,17 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
       const methods = readLog().map((e) => e.method);
       return methods.includes('shutdown') && methods.includes('exit');
     });
+  });
+
+  it('shows its messages in Korean with the Korean bundle; the log stays English', async () => {
+    state.l10nBundle = koBundle;
+    process.env.PATH = path.join(tmp, 'nothing-here');
+    extension.activate(ctx);
+    const msg = await waitFor('an error message', () => state.messages.find((m) => m.kind === 'error'));
+    assert.equal(msg.message, koBundle[Object.keys(koBundle).find((k) => k.includes('was not found on PATH'))!]);
+    assert.match(msg.message, /PATH에서 서버 "codesaga"를 찾을 수 없습니다/);
+    assert.deepEqual(msg.items, ['설정 열기', '로그 보기', '다시 시도']);
+    assert.match(state.channel('CodeSaga')?.text ?? '', /the server "codesaga" was not found on PATH/);
   });
 
   it('names codesaga.server.path when codesaga is not on PATH', async () => {

@@ -195,6 +195,42 @@ export const QuickPickItemKind = { Separator: -1, Default: 0 };
 export const InlineCompletionTriggerKind = { Invoke: 0, Automatic: 1 };
 export const version = '1.91.0';
 
+/**
+ * `vscode.l10n`: `t` looks the message up in `state.l10nBundle` (the
+ * contents of an l10n/bundle.l10n.<lang>.json; none: English) and fills
+ * `{0}` / `{name}` placeholders from the arguments, as VS Code does.
+ */
+export const l10n = {
+  t(...params: any[]): string {
+    let message: string;
+    let args: Record<string, unknown>;
+    if (typeof params[0] === 'string') {
+      message = params[0];
+      const rest = params.slice(1);
+      args = rest.length === 1 && typeof rest[0] === 'object' && rest[0] !== null ? rest[0] : { ...rest };
+    } else {
+      const comment = params[0].comment as string | string[] | undefined;
+      message = params[0].message;
+      args = { ...(params[0].args ?? {}) };
+      if (comment !== undefined && comment.length > 0) {
+        const key = `${message}/${Array.isArray(comment) ? comment.join('') : comment}`;
+        return fill(state.l10nBundle?.[key] ?? message, args);
+      }
+    }
+    return fill(state.l10nBundle?.[message] ?? message, args);
+  },
+  get bundle(): Record<string, string> | undefined {
+    return state.l10nBundle;
+  },
+  uri: undefined,
+};
+
+function fill(template: string, args: Record<string, unknown>): string {
+  return template.replace(/\{([^}]+)\}/g, (whole: string, name: string) =>
+    Object.prototype.hasOwnProperty.call(args, name) ? String(args[name]) : whole,
+  );
+}
+
 // ------------------------------------------------------------------ state
 
 export interface Message {
@@ -273,6 +309,8 @@ export const state = {
   progressTitles: [] as string[],
   workspaceFolders: undefined as { uri: Uri; name: string; index: number }[] | undefined,
   onConfig: new EventEmitter<ConfigChange>(),
+  /** The translations `l10n.t` uses; undefined: English. */
+  l10nBundle: undefined as Record<string, string> | undefined,
   reset(): void {
     this.settings.clear();
     this.globalUpdates = [];
@@ -289,6 +327,7 @@ export const state = {
     this.progressTitles = [];
     this.workspaceFolders = undefined;
     this.onConfig = new EventEmitter<ConfigChange>();
+    this.l10nBundle = undefined;
   },
   channel(name: string): FakeOutputChannel | undefined {
     return this.channels.find((c) => c.name === name);
