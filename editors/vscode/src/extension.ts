@@ -7,7 +7,8 @@
  * commands Restart Server, Chat, Pick Model and Show Log, a status bar item,
  * and error messages that name the setting to change.  What it shows is
  * localized with `vscode.l10n` (l10n/bundle.l10n.*.json); the log stays in
- * English.
+ * English.  suggestionEvents.ts tells the server what became of its
+ * suggestions.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -51,6 +52,7 @@ import {
   virtualEnvCandidates,
 } from './serverCommand';
 import { Message, english, msg } from './messages';
+import { SuggestionEvents } from './suggestionEvents';
 
 export const CHAT_METHOD = 'codesaga/chat';
 const CHAT_PARTIAL = new ProgressType<{ delta?: string } | undefined>();
@@ -181,6 +183,7 @@ class CodeSaga implements vscode.Disposable {
   private chatSessionId: string | undefined;
   private chatChannel: vscode.OutputChannel | undefined;
   private readonly status: vscode.StatusBarItem;
+  private readonly suggestions: SuggestionEvents;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly log: vscode.LogOutputChannel) {
@@ -189,7 +192,17 @@ class CodeSaga implements vscode.Disposable {
     this.status.command = 'codesaga.showLog';
     this.setStatus('stopped');
     this.status.show();
-    this.disposables.push(this.status);
+    this.suggestions = new SuggestionEvents(() => {
+      const client = this.client;
+      if (client === undefined || !client.isRunning()) {
+        return undefined;
+      }
+      return {
+        sendNotification: (method, params) => client.sendNotification(method, params),
+        asRange: (range) => client.code2ProtocolConverter.asRange(range),
+      };
+    }, log);
+    this.disposables.push(this.status, this.suggestions);
   }
 
   activate(context: vscode.ExtensionContext): void {
@@ -295,6 +308,7 @@ class CodeSaga implements vscode.Disposable {
     const client = this.client;
     this.client = undefined;
     this.chatSessionId = undefined;
+    this.suggestions.reset();
     if (client === undefined) {
       return;
     }
@@ -352,6 +366,7 @@ class CodeSaga implements vscode.Disposable {
         return false;
       },
       middleware: {
+        ...this.suggestions.middleware,
         workspace: {
           // Answer workspace/configuration for "codesaga" with the same
           // cleaned, nested object as initializationOptions.
