@@ -2,8 +2,10 @@
  * Pure mapping from the user's `codesaga.*` settings to the
  * `initializationOptions` (and `workspace/configuration` answer) that the
  * CodeSaga language server reads.  No `vscode` import here, so this module is
- * unit tested with the plain Node test runner.
+ * unit tested with the plain Node test runner; its user-visible texts are
+ * {@link Message}s, which the extension translates.
  */
+import { Message, msg } from './messages';
 
 /** How one setting is checked. */
 export interface SettingSpec {
@@ -79,13 +81,19 @@ export const CLIENT_SETTINGS: readonly SettingSpec[] = [
 export const ALL_SETTINGS: readonly SettingSpec[] = [...SERVER_SETTINGS, ...CLIENT_SETTINGS];
 
 /** Registry models offered by "CodeSaga: Pick Model" (models/registry.toml; a test keeps them in step). */
-export const MODEL_CHOICES: readonly { readonly name: string; readonly description: string }[] = [
-  { name: 'auto', description: 'Let the server choose a model that fits this machine' },
-  { name: 'qwen2.5-coder-0.5b', description: 'Qwen2.5-Coder 0.5B: the default code model, fill-in-the-middle, installed with CodeSaga (469 MB)' },
-  { name: 'gemma-3-270m', description: 'Gemma 3 270M: tiny fallback, installed with CodeSaga (242 MB); prefix-only' },
-  { name: 'qwen2.5-coder-1.5b', description: 'Qwen2.5-Coder 1.5B: fast fill-in-the-middle completions (1.1 GB download)' },
-  { name: 'qwen2.5-coder-7b', description: 'Qwen2.5-Coder 7B: stronger fill-in-the-middle completions; wants a GPU (4.7 GB download)' },
-  { name: 'bllossom-8b', description: 'Llama 3 Bllossom 8B: chat and explanations in Korean (4.9 GB download)' },
+export const MODEL_CHOICES: readonly { readonly name: string; readonly description: Message }[] = [
+  { name: 'auto', description: msg('Let the server choose a model that fits this machine') },
+  {
+    name: 'qwen2.5-coder-0.5b',
+    description: msg('Qwen2.5-Coder 0.5B: the default code model, fill-in-the-middle, installed with CodeSaga (469 MB)'),
+  },
+  { name: 'gemma-3-270m', description: msg('Gemma 3 270M: tiny fallback, installed with CodeSaga (242 MB); prefix-only') },
+  { name: 'qwen2.5-coder-1.5b', description: msg('Qwen2.5-Coder 1.5B: fast fill-in-the-middle completions (1.1 GB download)') },
+  {
+    name: 'qwen2.5-coder-7b',
+    description: msg('Qwen2.5-Coder 7B: stronger fill-in-the-middle completions; wants a GPU (4.7 GB download)'),
+  },
+  { name: 'bllossom-8b', description: msg('Llama 3 Bllossom 8B: chat and explanations in Korean (4.9 GB download)') },
 ];
 
 /**
@@ -135,8 +143,8 @@ export interface MapOptions {
 
 export interface ConfigResult<T> {
   value: T;
-  /** Human readable problems (invalid values replaced by defaults, unknown keys...). */
-  problems: string[];
+  /** Problems for the user (invalid values replaced by defaults, unknown keys...); each names its setting first. */
+  problems: Message[];
 }
 
 type Flat = Record<string, unknown>;
@@ -200,7 +208,7 @@ function show(v: unknown): string {
 }
 
 /** Checks one value against its spec; returns the value to use. */
-export function checkSetting(spec: SettingSpec, raw: unknown, problems: string[]): unknown {
+export function checkSetting(spec: SettingSpec, raw: unknown, problems: Message[]): unknown {
   const name = `${SECTION}.${spec.key}`;
   if (raw === undefined || raw === null) {
     return spec.default;
@@ -208,7 +216,7 @@ export function checkSetting(spec: SettingSpec, raw: unknown, problems: string[]
   switch (spec.type) {
     case 'string': {
       if (typeof raw !== 'string') {
-        problems.push(`${name}: expected a string, got ${show(raw)}; using ${show(spec.default)}.`);
+        problems.push(msg('{0}: expected a string, got {1}; using {2}.', name, show(raw), show(spec.default)));
         return spec.default;
       }
       const value = raw.trim();
@@ -220,9 +228,7 @@ export function checkSetting(spec: SettingSpec, raw: unknown, problems: string[]
         if (spec.enum.includes(lower)) {
           return lower;
         }
-        problems.push(
-          `${name}: ${show(raw)} is not one of ${spec.enum.join(', ')}; using ${show(spec.default)}.`,
-        );
+        problems.push(msg('{0}: {1} is not one of {2}; using {3}.', name, show(raw), spec.enum.join(', '), show(spec.default)));
         return spec.default;
       }
       if (value === '' && spec.default !== '') {
@@ -233,27 +239,27 @@ export function checkSetting(spec: SettingSpec, raw: unknown, problems: string[]
     case 'integer':
     case 'number': {
       if (typeof raw !== 'number' || !Number.isFinite(raw)) {
-        problems.push(`${name}: expected a number, got ${show(raw)}; using ${show(spec.default)}.`);
+        problems.push(msg('{0}: expected a number, got {1}; using {2}.', name, show(raw), show(spec.default)));
         return spec.default;
       }
       if (spec.type === 'integer' && !Number.isInteger(raw)) {
-        problems.push(`${name}: expected an integer, got ${raw}; using ${Math.round(raw)}.`);
+        problems.push(msg('{0}: expected an integer, got {1}; using {2}.', name, raw, Math.round(raw)));
         raw = Math.round(raw);
       }
       let value = raw as number;
       if (spec.minimum !== undefined && value < spec.minimum) {
-        problems.push(`${name}: ${value} is below the minimum ${spec.minimum}; using ${spec.minimum}.`);
+        problems.push(msg('{0}: {1} is below the minimum {2}; using {2}.', name, value, spec.minimum));
         value = spec.minimum;
       }
       if (spec.maximum !== undefined && value > spec.maximum) {
-        problems.push(`${name}: ${value} is above the maximum ${spec.maximum}; using ${spec.maximum}.`);
+        problems.push(msg('{0}: {1} is above the maximum {2}; using {2}.', name, value, spec.maximum));
         value = spec.maximum;
       }
       return value;
     }
     case 'string[]': {
       if (!Array.isArray(raw)) {
-        problems.push(`${name}: expected a list of strings, got ${show(raw)}; ignoring it.`);
+        problems.push(msg('{0}: expected a list of strings, got {1}; ignoring it.', name, show(raw)));
         return [...(spec.default as readonly string[])];
       }
       const value: string[] = [];
@@ -261,7 +267,7 @@ export function checkSetting(spec: SettingSpec, raw: unknown, problems: string[]
         if (typeof item === 'string') {
           value.push(item);
         } else {
-          problems.push(`${name}: ignoring ${show(item)}, which is not a string.`);
+          problems.push(msg('{0}: ignoring {1}, which is not a string.', name, show(item)));
         }
       }
       return value;
@@ -270,11 +276,11 @@ export function checkSetting(spec: SettingSpec, raw: unknown, problems: string[]
 }
 
 /** Reports keys that are neither server nor client settings. */
-function unknownKeys(flat: Flat, problems: string[]): void {
+function unknownKeys(flat: Flat, problems: Message[]): void {
   const known = new Set(ALL_SETTINGS.map((s) => s.key));
   for (const key of Object.keys(flat)) {
     if (!known.has(key)) {
-      problems.push(`${SECTION}.${key} is not a CodeSaga setting; ignored.`);
+      problems.push(msg('{0} is not a CodeSaga setting; ignored.', `${SECTION}.${key}`));
     }
   }
 }
@@ -286,7 +292,7 @@ function unknownKeys(flat: Flat, problems: string[]): void {
  */
 export function toServerOptions(settings: unknown, options: MapOptions = {}): ConfigResult<ServerOptions> {
   const flat = flattenSettings(settings);
-  const problems: string[] = [];
+  const problems: Message[] = [];
   unknownKeys(flat, problems);
   const result: Record<string, unknown> = {};
   for (const spec of SERVER_SETTINGS) {
@@ -310,7 +316,7 @@ export function toServerOptions(settings: unknown, options: MapOptions = {}): Co
 /** Reads the client-only `server.*` settings. */
 export function toClientSettings(settings: unknown): ConfigResult<ClientOnlySettings> {
   const flat = flattenSettings(settings);
-  const problems: string[] = [];
+  const problems: Message[] = [];
   const get = (key: string): unknown => {
     const spec = CLIENT_SETTINGS.find((s) => s.key === key);
     if (!spec) {

@@ -5,7 +5,10 @@
  * inline completions (LSP 3.18 `textDocument/inlineCompletion`), work-done
  * progress in the status bar and server messages as notifications.  Adds the
  * commands Restart Server, Chat, Pick Model and Show Log, a status bar item,
- * and error messages that name the setting to change.
+ * and error messages that name the setting to change.  What it shows is
+ * localized with `vscode.l10n` (l10n/bundle.l10n.*.json); the log stays in
+ * English.  suggestionEvents.ts tells the server what became of its
+ * suggestions.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -48,6 +51,8 @@ import {
   resolveServerCommand,
   virtualEnvCandidates,
 } from './serverCommand';
+import { Message, english, msg } from './messages';
+import { SuggestionEvents } from './suggestionEvents';
 
 export const CHAT_METHOD = 'codesaga/chat';
 const CHAT_PARTIAL = new ProgressType<{ delta?: string } | undefined>();
@@ -165,6 +170,11 @@ function errorText(error: unknown): string {
   return String(error);
 }
 
+/** `message` in the display language (English when VS Code has no bundle for it). */
+function localize(message: Message): string {
+  return vscode.l10n.t(message.text, ...message.args);
+}
+
 class CodeSaga implements vscode.Disposable {
   private client: CodeSagaLanguageClient | undefined;
   private clientHasRun = false;
@@ -173,6 +183,7 @@ class CodeSaga implements vscode.Disposable {
   private chatSessionId: string | undefined;
   private chatChannel: vscode.OutputChannel | undefined;
   private readonly status: vscode.StatusBarItem;
+  private readonly suggestions: SuggestionEvents;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly log: vscode.LogOutputChannel) {
@@ -181,7 +192,17 @@ class CodeSaga implements vscode.Disposable {
     this.status.command = 'codesaga.showLog';
     this.setStatus('stopped');
     this.status.show();
-    this.disposables.push(this.status);
+    this.suggestions = new SuggestionEvents(() => {
+      const client = this.client;
+      if (client === undefined || !client.isRunning()) {
+        return undefined;
+      }
+      return {
+        sendNotification: (method, params) => client.sendNotification(method, params),
+        asRange: (range) => client.code2ProtocolConverter.asRange(range),
+      };
+    }, log);
+    this.disposables.push(this.status, this.suggestions);
   }
 
   activate(context: vscode.ExtensionContext): void {
@@ -287,6 +308,7 @@ class CodeSaga implements vscode.Disposable {
     const client = this.client;
     this.client = undefined;
     this.chatSessionId = undefined;
+    this.suggestions.reset();
     if (client === undefined) {
       return;
     }
@@ -312,7 +334,7 @@ class CodeSaga implements vscode.Disposable {
 
     const executable = this.locate(cmd, clientSettings.value.path, ctx);
     if (executable === undefined) {
-      this.setStatus('error', 'server not found');
+      this.setStatus('error', vscode.l10n.t('server not found'));
       this.reportNotFound(cmd);
       return;
     }
@@ -344,6 +366,7 @@ class CodeSaga implements vscode.Disposable {
         return false;
       },
       middleware: {
+        ...this.suggestions.middleware,
         workspace: {
           // Answer workspace/configuration for "codesaga" with the same
           // cleaned, nested object as initializationOptions.
@@ -395,7 +418,7 @@ class CodeSaga implements vscode.Disposable {
     // library drops its start promise when the connection closes), so look
     // at the state too.
     if (this.client === client && (failure !== undefined || !client.isRunning())) {
-      this.setStatus('error', 'failed to start');
+      this.setStatus('error', vscode.l10n.t('failed to start'));
       this.reportStartFailure(cmd, commandLine, failure ?? new Error('the server exited during start-up'));
     }
   }
@@ -407,79 +430,104 @@ class CodeSaga implements vscode.Disposable {
     this.reportProblems(toServerOptions(this.readSettings(), { homeDir: os.homedir() }).problems);
   }
 
-  private reportProblems(problems: readonly string[]): void {
+  private reportProblems(problems: readonly Message[]): void {
     for (const problem of problems) {
-      this.log.warn(problem);
+      this.log.warn(english(problem));
     }
     if (problems.length > 0) {
-      const more = problems.length > 1 ? ` (and ${problems.length - 1} more, see the log)` : '';
-      const setting = /^(codesaga\.[\w.]+)/.exec(problems[0])?.[1] ?? SECTION;
-      void this.notify('warning', `CodeSaga: ${problems[0]}${more}`, setting);
+      const first = localize(problems[0]);
+      const text =
+        problems.length > 1 ? vscode.l10n.t('{0} (and {1} more, see the log)', first, problems.length - 1) : first;
+      // A settings problem starts with its setting: open that one, or else the section.
+      const setting = /^(codesaga\.[\w.]+)/.exec(english(problems[0]))?.[1] ?? SECTION;
+      void this.notify('warning', `CodeSaga: ${text}`, setting);
     }
   }
 
   private async notify(kind: 'error' | 'warning', message: string, setting: string, retry = false): Promise<void> {
-    const actions = ['Open Settings', 'Show Log', ...(retry ? ['Retry'] : [])];
+    const openSettings = vscode.l10n.t('Open Settings');
+    const showLog = vscode.l10n.t('Show Log');
+    const retryLabel = vscode.l10n.t('Retry');
+    const actions = [openSettings, showLog, ...(retry ? [retryLabel] : [])];
     const show = kind === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
     const choice = await show(message, ...actions);
-    if (choice === 'Open Settings') {
+    if (choice === openSettings) {
       await vscode.commands.executeCommand('workbench.action.openSettings', setting);
-    } else if (choice === 'Show Log') {
+    } else if (choice === showLog) {
       this.log.show();
-    } else if (choice === 'Retry') {
+    } else if (choice === retryLabel) {
       await this.restart();
     }
   }
 
   private reportNotFound(cmd: ServerCommand): void {
-    let message: string;
+    let message: Message;
     if (cmd.setting === 'codesaga.server.pythonPath') {
-      message =
-        `CodeSaga: the Python interpreter "${cmd.command}" set in "codesaga.server.pythonPath" was not found. ` +
-        'Change that setting to a Python that has CodeSaga installed, or clear it to use "codesaga.server.path".';
+      message = msg(
+        'CodeSaga: the Python interpreter "{0}" set in "codesaga.server.pythonPath" was not found. Change that setting to a Python that has CodeSaga installed, or clear it to use "codesaga.server.path".',
+        cmd.command,
+      );
     } else if (cmd.command === DEFAULT_SERVER_PATH) {
-      message =
-        'CodeSaga: the server "codesaga" was not found on PATH. Install the CodeSaga Python package, ' +
-        'or set "codesaga.server.path" to the full path of the codesaga executable ' +
-        '(or "codesaga.server.pythonPath" to a Python that has it).';
+      message = msg(
+        'CodeSaga: the server "codesaga" was not found on PATH. Install the CodeSaga Python package, or set "codesaga.server.path" to the full path of the codesaga executable (or "codesaga.server.pythonPath" to a Python that has it).',
+      );
     } else {
-      message =
-        `CodeSaga: the server "${cmd.command}" set in "codesaga.server.path" was not found or is not executable. ` +
-        'Change "codesaga.server.path" (or set "codesaga.server.pythonPath").';
+      message = msg(
+        'CodeSaga: the server "{0}" set in "codesaga.server.path" was not found or is not executable. Change "codesaga.server.path" (or set "codesaga.server.pythonPath").',
+        cmd.command,
+      );
     }
-    this.log.error(message);
-    void this.notify('error', message, cmd.setting, true);
+    this.log.error(english(message));
+    void this.notify('error', localize(message), cmd.setting, true);
   }
 
   private reportStartFailure(cmd: ServerCommand, commandLine: string, error: unknown): void {
-    const hint =
-      cmd.setting === 'codesaga.server.pythonPath'
-        ? `check that "${cmd.command} -m codesaga --help" works, or change "codesaga.server.pythonPath"`
-        : `check that "${cmd.command} --help" works, or change "codesaga.server.path"`;
     const text = errorText(error);
-    const reason = /disposed|closed|exited/i.test(text) ? 'it exited during start-up' : text;
-    const message = `CodeSaga: the server could not be started (${reason}). See the log; ${hint}.`;
+    const reason = /disposed|closed|exited/i.test(text) ? vscode.l10n.t('it exited during start-up') : text;
+    const message =
+      cmd.setting === 'codesaga.server.pythonPath'
+        ? vscode.l10n.t(
+            'CodeSaga: the server could not be started ({0}). See the log; check that "{1} -m codesaga --help" works, or change "codesaga.server.pythonPath".',
+            reason,
+            cmd.command,
+          )
+        : vscode.l10n.t(
+            'CodeSaga: the server could not be started ({0}). See the log; check that "{1} --help" works, or change "codesaga.server.path".',
+            reason,
+            cmd.command,
+          );
     this.log.error(`${commandLine}: ${text}`);
     void this.notify('error', message, cmd.setting, true);
   }
 
   private reportGaveUp(): void {
-    const message = `CodeSaga: the server stopped ${MAX_RESTARTS + 1} times in 3 minutes and will not be restarted. See the log.`;
-    this.log.error(message);
-    this.setStatus('error', 'crashed');
-    void vscode.window.showErrorMessage(message, 'Show Log', 'Restart Server').then((choice) => {
-      if (choice === 'Show Log') {
+    const message = msg(
+      'CodeSaga: the server stopped {0} times in 3 minutes and will not be restarted. See the log.',
+      MAX_RESTARTS + 1,
+    );
+    this.log.error(english(message));
+    this.setStatus('error', vscode.l10n.t('crashed'));
+    const showLog = vscode.l10n.t('Show Log');
+    const restart = vscode.l10n.t('Restart Server');
+    void vscode.window.showErrorMessage(localize(message), showLog, restart).then((choice) => {
+      if (choice === showLog) {
         this.log.show();
-      } else if (choice === 'Restart Server') {
+      } else if (choice === restart) {
         void this.restart();
       }
     });
   }
 
-  private setStatus(state: 'starting' | 'running' | 'stopped' | 'error', detail?: string): void {
+  /** `detail`: the model when running, the reason (already localized) after an error. */
+  private setStatus(state: 'starting' | 'running' | 'stopped' | 'error', detail = ''): void {
     const icon = { starting: '$(sync~spin)', running: '$(hubot)', stopped: '$(circle-slash)', error: '$(error)' }[state];
     this.status.text = `${icon} CodeSaga`;
-    this.status.tooltip = `CodeSaga: ${state}${detail ? ` (${detail})` : ''}. Click to show the log.`;
+    this.status.tooltip = {
+      starting: () => vscode.l10n.t('CodeSaga is starting. Click to show the log.'),
+      running: () => vscode.l10n.t('CodeSaga is running ({0}). Click to show the log.', detail),
+      stopped: () => vscode.l10n.t('CodeSaga is stopped. Click to show the log.'),
+      error: () => vscode.l10n.t('CodeSaga failed ({0}). Click to show the log.', detail),
+    }[state]();
     this.status.backgroundColor =
       state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
   }
@@ -494,14 +542,16 @@ class CodeSaga implements vscode.Disposable {
   async openChat(): Promise<void> {
     const client = this.client;
     if (client === undefined || !client.isRunning()) {
+      const restart = vscode.l10n.t('Restart Server');
+      const showLog = vscode.l10n.t('Show Log');
       const choice = await vscode.window.showWarningMessage(
-        'CodeSaga: the server is not running.',
-        'Restart Server',
-        'Show Log',
+        vscode.l10n.t('CodeSaga: the server is not running.'),
+        restart,
+        showLog,
       );
-      if (choice === 'Restart Server') {
+      if (choice === restart) {
         await this.restart();
-      } else if (choice === 'Show Log') {
+      } else if (choice === showLog) {
         this.log.show();
       }
       return;
@@ -515,9 +565,15 @@ class CodeSaga implements vscode.Disposable {
       (LANGUAGES as readonly string[]).includes(doc.languageId);
     const selection = synced && editor && !editor.selection.isEmpty ? editor.selection : undefined;
     const message = await vscode.window.showInputBox({
-      title: this.chatSessionId ? 'CodeSaga Chat (continuing; /new starts over)' : 'CodeSaga Chat',
-      prompt: selection ? 'Ask about the selected code' : synced ? 'Ask about the code here' : 'Ask CodeSaga',
-      placeHolder: selection ? 'Explain this code' : 'How do I …?',
+      title: this.chatSessionId
+        ? vscode.l10n.t('CodeSaga Chat (continuing; /new starts over)')
+        : vscode.l10n.t('CodeSaga Chat'),
+      prompt: selection
+        ? vscode.l10n.t('Ask about the selected code')
+        : synced
+          ? vscode.l10n.t('Ask about the code here')
+          : vscode.l10n.t('Ask CodeSaga'),
+      placeHolder: selection ? vscode.l10n.t('Explain this code') : vscode.l10n.t('How do I …?'),
       ignoreFocusOut: true,
     });
     if (message === undefined || message.trim() === '') {
@@ -526,7 +582,7 @@ class CodeSaga implements vscode.Disposable {
     const out = this.chatOutput();
     if (message.trim() === '/new' || message.trim() === '/reset') {
       this.chatSessionId = undefined;
-      out.appendLine('\n---\n\n_New conversation._\n');
+      out.appendLine(`\n---\n\n_${vscode.l10n.t('New conversation.')}_\n`);
       out.show(true);
       return;
     }
@@ -544,11 +600,11 @@ class CodeSaga implements vscode.Disposable {
       const name = nodePath.basename(editor.document.uri.path);
       const { start, end } = editor.selection;
       about = selection
-        ? ` _(${name}, lines ${start.line + 1}–${end.line + 1})_`
-        : ` _(${name}, line ${start.line + 1})_`;
+        ? ` _(${vscode.l10n.t('{0}, lines {1}–{2}', name, start.line + 1, end.line + 1)})_`
+        : ` _(${vscode.l10n.t('{0}, line {1}', name, start.line + 1)})_`;
     }
 
-    out.appendLine(`### You${about}\n\n${message}\n`);
+    out.appendLine(`### ${vscode.l10n.t('You')}${about}\n\n${message}\n`);
     out.appendLine('### CodeSaga\n');
     out.show(true);
     // The reply streams in as partial results ({delta}) while the model writes it.
@@ -561,11 +617,11 @@ class CodeSaga implements vscode.Disposable {
     });
     try {
       const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: 'CodeSaga is thinking…', cancellable: true },
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('CodeSaga is thinking…'), cancellable: true },
         (_progress, token) => client.sendRequest<ChatResult>(CHAT_METHOD, params, token),
       );
       if (result === undefined || result === null || typeof result.reply !== 'string') {
-        throw new Error('the server sent no reply');
+        throw new Error(vscode.l10n.t('the server sent no reply'));
       }
       if (typeof result.sessionId === 'string' && result.sessionId !== '') {
         this.chatSessionId = result.sessionId;
@@ -573,9 +629,9 @@ class CodeSaga implements vscode.Disposable {
       out.appendLine(streamed === '' ? `${result.reply}\n` : '\n');
     } catch (error) {
       const text = errorText(error);
-      out.appendLine(`${streamed === '' ? '' : '\n\n'}> **Error:** ${text}\n`);
+      out.appendLine(`${streamed === '' ? '' : '\n\n'}> **${vscode.l10n.t('Error:')}** ${text}\n`);
       if (!/cancel/i.test(text)) {
-        void vscode.window.showErrorMessage(`CodeSaga chat failed: ${text}`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('CodeSaga chat failed: {0}', text));
       }
     } finally {
       partial.dispose();
@@ -588,27 +644,28 @@ class CodeSaga implements vscode.Disposable {
     type Item = vscode.QuickPickItem & { value?: string; browse?: boolean };
     const cfg = vscode.workspace.getConfiguration(SECTION);
     const current = cfg.get<string>('model', 'auto') || 'auto';
+    const currentLabel = vscode.l10n.t('(current)');
     const items: Item[] = MODEL_CHOICES.map((m) => ({
       label: m.name,
-      description: m.name === current ? '(current)' : undefined,
-      detail: m.description,
+      description: m.name === current ? currentLabel : undefined,
+      detail: localize(m.description),
       value: m.name,
     }));
     if (!MODEL_CHOICES.some((m) => m.name === current)) {
       items.unshift({
         label: isModelPath(current) ? nodePath.basename(current) : current,
-        description: '(current)',
+        description: currentLabel,
         detail: current,
         value: current,
       });
     }
     items.push(
       { label: '', kind: vscode.QuickPickItemKind.Separator },
-      { label: '$(folder-opened) Browse for a .gguf file…', browse: true, alwaysShow: true },
+      { label: `$(folder-opened) ${vscode.l10n.t('Browse for a .gguf file…')}`, browse: true, alwaysShow: true },
     );
     const pick = await vscode.window.showQuickPick(items, {
-      title: 'CodeSaga: Pick Model',
-      placeHolder: `Current model: ${current}`,
+      title: vscode.l10n.t('CodeSaga: Pick Model'),
+      placeHolder: vscode.l10n.t('Current model: {0}', current),
       matchOnDetail: true,
     });
     if (pick === undefined) {
@@ -621,9 +678,9 @@ class CodeSaga implements vscode.Disposable {
         canSelectMany: false,
         canSelectFiles: true,
         canSelectFolders: false,
-        filters: { 'GGUF model': ['gguf'] },
-        openLabel: 'Use this model',
-        title: 'CodeSaga: choose a .gguf model',
+        filters: { [vscode.l10n.t('GGUF model')]: ['gguf'] },
+        openLabel: vscode.l10n.t('Use this model'),
+        title: vscode.l10n.t('CodeSaga: choose a .gguf model'),
         defaultUri,
       });
       if (files === undefined || files.length === 0) {
@@ -639,7 +696,11 @@ class CodeSaga implements vscode.Disposable {
     const override = inspected?.workspaceFolderValue ?? inspected?.workspaceValue;
     if (override !== undefined && override !== value) {
       void vscode.window.showWarningMessage(
-        `CodeSaga: model set to "${value}" in your user settings, but this workspace sets "codesaga.model" to "${override}", which wins.`,
+        vscode.l10n.t(
+          'CodeSaga: model set to "{0}" in your user settings, but this workspace sets "codesaga.model" to "{1}", which wins.',
+          value,
+          override,
+        ),
       );
     } else {
       this.log.info(`Model set to ${value}.`);

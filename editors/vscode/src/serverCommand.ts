@@ -6,6 +6,7 @@
  */
 import * as nodePath from 'node:path';
 import { ClientOnlySettings, expandHome } from './config';
+import { Message, msg } from './messages';
 
 export const DEFAULT_SERVER_PATH = 'codesaga';
 
@@ -25,7 +26,8 @@ export interface ServerCommand {
   args: string[];
   /** Which setting chose the executable; named in error messages. */
   setting: 'codesaga.server.pythonPath' | 'codesaga.server.path';
-  problems: string[];
+  /** Problems for the user (variables that could not be expanded). */
+  problems: Message[];
 }
 
 function pathFor(platform: NodeJS.Platform): typeof nodePath.posix {
@@ -37,7 +39,7 @@ function pathFor(platform: NodeJS.Platform): typeof nodePath.posix {
  * setting value.  A `${workspaceFolder}` with no folder open is left as it is
  * and reported.
  */
-export function expandVariables(value: string, ctx: ResolveContext, problems: string[]): string {
+export function expandVariables(value: string, ctx: ResolveContext, problems: Message[]): string {
   let out = expandHome(value, ctx.homeDir);
   out = out.replace(/\$\{([^}]+)\}/g, (whole: string, name: string) => {
     if (name === 'userHome') {
@@ -45,7 +47,7 @@ export function expandVariables(value: string, ctx: ResolveContext, problems: st
     }
     if (name === 'workspaceFolder') {
       if (ctx.workspaceFolder === undefined) {
-        problems.push(`${whole} in "${value}" cannot be expanded: no folder is open.`);
+        problems.push(msg('{0} in "{1}" cannot be expanded: no folder is open.', whole, value));
         return whole;
       }
       return ctx.workspaceFolder;
@@ -53,7 +55,7 @@ export function expandVariables(value: string, ctx: ResolveContext, problems: st
     if (name.startsWith('env:')) {
       return ctx.env?.[name.slice(4)] ?? '';
     }
-    problems.push(`Unknown variable ${whole} in "${value}" left as it is.`);
+    problems.push(msg('Unknown variable {0} in "{1}" left as it is.', whole, value));
     return whole;
   });
   return out;
@@ -82,7 +84,7 @@ function anchor(command: string, ctx: ResolveContext): string {
  * otherwise `<path or "codesaga"> serve ...extraArgs`.
  */
 export function resolveServerCommand(settings: ClientOnlySettings, ctx: ResolveContext): ServerCommand {
-  const problems: string[] = [];
+  const problems: Message[] = [];
   const extraArgs = settings.extraArgs.map((arg) => expandVariables(arg, ctx, problems));
   const python = settings.pythonPath.trim();
   if (python !== '') {

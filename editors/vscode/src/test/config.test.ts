@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import { Message, english } from '../messages';
 import {
   CLIENT_SETTINGS,
   RESTART_KEYS,
@@ -91,8 +92,8 @@ describe('toServerOptions', () => {
     assert.equal(value.fimFamily, 'qwen');
     assert.equal(value.logLevel, 'info');
     assert.equal(problems.length, 2);
-    assert.match(problems[0], /codesaga\.backend: "ollama" is not one of llama, openai; using "llama"/);
-    assert.match(problems[1], /codesaga\.logLevel/);
+    assert.match(english(problems[0]), /codesaga\.backend: "ollama" is not one of llama, openai; using "llama"/);
+    assert.match(english(problems[1]), /codesaga\.logLevel/);
   });
 
   it('accepts enum values in another case', () => {
@@ -109,7 +110,7 @@ describe('toServerOptions', () => {
     assert.equal(value.maxTokens, 2048);
     assert.equal(value.threads, 0);
     assert.equal(problems.length, 4);
-    assert.match(problems[0], /codesaga\.gpuLayers: -5 is below the minimum -1/);
+    assert.match(english(problems[0]), /codesaga\.gpuLayers: -5 is below the minimum -1; using -1\./);
   });
 
   it('rounds a non-integer integer setting and rejects a non-number', () => {
@@ -132,7 +133,7 @@ describe('toServerOptions', () => {
   it('rejects a non-string for a string setting', () => {
     const { value, problems } = toServerOptions({ model: 42 });
     assert.equal(value.model, 'auto');
-    assert.match(problems[0], /codesaga\.model: expected a string/);
+    assert.match(english(problems[0]), /codesaga\.model: expected a string/);
   });
 
   it('uses the default model for an empty or blank value', () => {
@@ -141,7 +142,9 @@ describe('toServerOptions', () => {
 
   it('reports unknown keys', () => {
     const { problems } = toServerOptions({ modle: 'x' });
-    assert.deepEqual(problems, ['codesaga.modle is not a CodeSaga setting; ignored.']);
+    assert.deepEqual(problems.map(english), ['codesaga.modle is not a CodeSaga setting; ignored.']);
+    // the English template is the key of the l10n bundles; the setting is an argument
+    assert.deepEqual(problems[0], { text: '{0} is not a CodeSaga setting; ignored.', args: ['codesaga.modle'] });
   });
 
   it('expands ~ in the model path and cacheDir', () => {
@@ -229,7 +232,7 @@ describe('helpers', () => {
 
   it('every spec default passes its own check', () => {
     for (const spec of [...SERVER_SETTINGS, ...CLIENT_SETTINGS]) {
-      const problems: string[] = [];
+      const problems: Message[] = [];
       assert.deepEqual(checkSetting(spec, spec.default, problems), spec.default, spec.key);
       assert.deepEqual(problems, [], spec.key);
     }

@@ -25,6 +25,9 @@ moduleApi._load = function (request: string, ...rest: unknown[]) {
 const extension = require('../extension') as typeof import('../extension');
 
 const { state } = fake;
+const root = path.resolve(__dirname, '..', '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const koBundle = JSON.parse(fs.readFileSync(path.join(root, 'l10n', 'bundle.l10n.ko.json'), 'utf8')) as Record<string, string>;
 const skip = process.platform === 'win32' ? 'needs a POSIX shell for the fake server wrapper' : false;
 
 let tmp: string;
@@ -98,6 +101,56 @@ const DEFAULTS = {
   openai: { baseUrl: 'http://127.0.0.1:8080/v1', apiKey: '', model: '' },
 };
 
+const SHOWN = 'textDocument/didShowCompletion';
+const PARTIAL = 'textDocument/didPartiallyAcceptCompletion';
+const DISMISSED = 'codesaga/didDismissCompletion';
+
+/** The params of every `method` notification the fake server got. */
+function sent(method: string): any[] {
+  return readLog()
+    .filter((e) => e.method === method)
+    .map((e) => e.params);
+}
+
+/** Request ids of the items in `method` notifications. */
+function idsSent(method: string): string[] {
+  return sent(method).map((p) => p.item.command.arguments[3]);
+}
+
+/** Waits until all that the extension sent so far has reached the fake server (messages keep their order). */
+async function flush(): Promise<void> {
+  await fake.commands.executeCommand('codesaga.chat.reset');
+}
+
+/** Starts the extension with an editor on a Python file holding `text`, its cursor at `cursor`. */
+async function editorWithServer(ctx: any, text: string, cursor: any): Promise<{ editor: any; provider: any }> {
+  extension.activate(ctx);
+  const entry = await waitFor('an inline completion provider', () => state.inlineProviders[0]);
+  await waitFor('server commands', () => state.commands.has('codesaga.chat.reset'));
+  const editor = fake.textEditor(fake.textDocument(path.join(tmp, 's.py'), 'python', text), cursor);
+  state.activate(editor);
+  return { editor, provider: entry.provider };
+}
+
+/** Asks for a suggestion at the cursor, as VS Code does; the item handed back. */
+async function suggest(provider: any, editor: any, token = new fake.CancellationTokenSource().token): Promise<any> {
+  const result = await provider.provideInlineCompletionItems(
+    editor.document,
+    editor.selection.active,
+    { triggerKind: fake.InlineCompletionTriggerKind.Automatic, selectedCompletionInfo: undefined },
+    token,
+  );
+  const items = result === null || result === undefined ? [] : Array.isArray(result) ? result : result.items;
+  return items[0];
+}
+
+/** Makes VS Code's command `id` insert `text` at the cursor, as acceptNextWord / acceptNextLine do. */
+function builtinInserts(id: string, editor: any, text: string): void {
+  state.commands.set(id, () => state.type(editor, text));
+}
+
+const SHOWN_KEY = 'codesaga.inlineSuggestionShown';
+
 describe('extension with a fake VS Code and a fake server', { skip }, () => {
   let ctx: any;
 
@@ -119,6 +172,9 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
     process.env.CODESAGA_FAKE_LOG = logFile;
     process.env.PATH = `${tmp}${path.delimiter}${savedPath ?? ''}`;
     delete process.env.CODESAGA_FAKE_MODE;
+    delete process.env.CODESAGA_FAKE_SUGGESTION;
+    delete process.env.CODESAGA_FAKE_REQUEST_ID;
+    delete process.env.CODESAGA_FAKE_DELAY_MS;
     ctx = context();
   });
 
@@ -163,8 +219,8 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
     assert.ok(channel);
     assert.match(channel.text, /Starting .*codesaga serve --log-file/);
     assert.ok(!channel.text.includes('sk-secret'), 'API key is not logged');
-    for (const id of ['codesaga.restartServer', 'codesaga.openChat', 'codesaga.pickModel', 'codesaga.showLog']) {
-      assert.ok(state.commands.has(id), id);
+    for (const { command } of pkg.contributes.commands as { command: string }[]) {
+      assert.ok(state.commands.has(command), `${command} of package.json is registered`);
     }
     // Server commands are registered by the language client.
     await waitFor('server commands', () => state.commands.has('codesaga.acceptInlineCompletion'));
@@ -294,6 +350,181 @@ describe('extension with a fake VS Code and a fake server', { skip }, () => {
       const methods = readLog().map((e) => e.method);
       return methods.includes('shutdown') && methods.includes('exit');
     });
+  });
+
+  it('tells the server once that a suggestion was handed over, with its request id', async () => {
+    process.env.CODESAGA_FAKE_DELAY_MS = '300';
+    const { editor, provider } = await editorWithServer(ctx, 'def f():\n    ', new fake.Position(1, 4));
+    const item = await suggest(provider, editor);
+    assert.equal(item.command.arguments[3], 'req-1', 'the fake server numbers its requests');
+    await flush();
+    const shown = sent(SHOWN);
+    assert.equal(shown.length, 1);
+    assert.deepEqual(shown[0].item, {
+      insertText: 'return 42',
+      range: { start: { line: 1, character: 4 }, end: { line: 1, character: 4 } },
+      command: {
+        title: 'Accept',
+        command: 'codesaga.acceptInlineCompletion',
+        arguments: ['model', 9, fake.Uri.file(path.join(tmp, 's.py')).toString(), 'req-1'],
+      },
+    });
+    assert.equal(state.contextKeys.get(SHOWN_KEY), true, 'the keybindings apply');
+
+    // A request cancelled while the server answers (the user typed on): VS
+    // Code drops its result and keeps showing req-1.
+    const cancelled = new fake.CancellationTokenSource();
+    const dropped = suggest(provider, editor, cancelled.token);
+    await waitFor('the second request', () => readLog().filter((e) => e.method === 'textDocument/inlineCompletion')[1]);
+    cancelled.cancel();
+    assert.equal(await dropped, undefined);
+    await flush();
+    assert.ok(readLog().some((e) => e.method === '$/cancelRequest'), 'req-2 was asked for, then cancelled');
+    assert.deepEqual(idsSent(SHOWN), ['req-1']);
+    assert.deepEqual(sent(DISMISSED), []);
+  });
+
+  it('does not report the same suggestion (request id) twice', async () => {
+    process.env.CODESAGA_FAKE_REQUEST_ID = 'req-same';
+    const { editor, provider } = await editorWithServer(ctx, 'x = ', new fake.Position(0, 4));
+    await suggest(provider, editor);
+    await suggest(provider, editor);
+    await flush();
+    assert.deepEqual(idsSent(SHOWN), ['req-same']);
+    assert.deepEqual(sent(DISMISSED), []);
+  });
+
+  it('sends partial accepts by word and line with the cumulative UTF-16 length; typing is not accepting', async () => {
+    const text = 'say("한글 😀 ok")';
+    process.env.CODESAGA_FAKE_SUGGESTION = text;
+    const { editor, provider } = await editorWithServer(ctx, 'x = 1\n', new fake.Position(1, 0));
+    await suggest(provider, editor);
+
+    state.type(editor, 's'); // types what the suggestion says: not an accept, and it stays
+    builtinInserts('editor.action.inlineSuggest.acceptNextWord', editor, 'ay(');
+    await fake.commands.executeCommand('codesaga.inlineSuggest.acceptNextWord');
+    builtinInserts('editor.action.inlineSuggest.acceptNextWord', editor, '"한글 ');
+    await fake.commands.executeCommand('codesaga.inlineSuggest.acceptNextWord');
+    // VS Code asks again after a partial accept and keeps showing this suggestion.
+    await suggest(provider, editor);
+    builtinInserts('editor.action.inlineSuggest.acceptNextLine', editor, '😀 ');
+    await fake.commands.executeCommand('codesaga.inlineSuggest.acceptNextLine');
+    assert.deepEqual(
+      state.executed.filter((e) => e.id.startsWith('editor.action.')).map((e) => e.id),
+      [
+        'editor.action.inlineSuggest.acceptNextWord',
+        'editor.action.inlineSuggest.acceptNextWord',
+        'editor.action.inlineSuggest.acceptNextLine',
+      ],
+      "VS Code's own commands do the accepting",
+    );
+    // A partly accepted suggestion that goes away is not dismissed.
+    state.select(editor, new fake.Position(0, 0));
+    await flush();
+
+    const lengths = sent(PARTIAL).map((p) => p.acceptedLength);
+    assert.deepEqual(lengths, ['say('.length, 'say("한글 '.length, 'say("한글 😀 '.length]);
+    // UTF-16 code units: the emoji counts 2 (it is 1 code point, as Python counts)
+    assert.equal(lengths[2], 11);
+    assert.equal([...'say("한글 😀 '].length, 10);
+    for (const p of sent(PARTIAL)) {
+      assert.equal(p.item.insertText, text);
+      assert.equal(p.item.command.arguments[3], 'req-1');
+    }
+    assert.deepEqual(idsSent(SHOWN), ['req-1'], 'the request after the partial accept is not a new suggestion');
+    assert.deepEqual(sent(DISMISSED), []);
+    assert.equal(state.contextKeys.get(SHOWN_KEY), false);
+  });
+
+  it('counts nothing when a word accept finds no CodeSaga suggestion, and a last-word accept is a whole accept', async () => {
+    const { editor, provider } = await editorWithServer(ctx, 'def f():\n    ', new fake.Position(1, 4));
+    // another extension's suggestion, say
+    builtinInserts('editor.action.inlineSuggest.acceptNextWord', editor, 'zzz');
+    await fake.commands.executeCommand('codesaga.inlineSuggest.acceptNextWord');
+    await suggest(provider, editor);
+    // VS Code accepts the rest whole when the next word is all that is left.
+    builtinInserts('editor.action.inlineSuggest.acceptNextWord', editor, 'return 42');
+    await fake.commands.executeCommand('codesaga.inlineSuggest.acceptNextWord');
+    await flush();
+    assert.deepEqual(sent(PARTIAL), []);
+    assert.deepEqual(sent(DISMISSED), []);
+  });
+
+  it('dismisses once when text that does not match is typed', async () => {
+    const { editor, provider } = await editorWithServer(ctx, 'def f():\n    ', new fake.Position(1, 4));
+    await suggest(provider, editor);
+    state.type(editor, 'r');
+    await flush();
+    assert.deepEqual(sent(DISMISSED), [], 'typing a matching character keeps the suggestion');
+    state.type(editor, 'x');
+    state.type(editor, 'y');
+    state.select(editor, new fake.Position(0, 0));
+    await flush();
+    assert.deepEqual(idsSent(DISMISSED), ['req-1']);
+    assert.deepEqual(sent(PARTIAL), []);
+  });
+
+  it('dismisses once on Escape, when a new suggestion replaces it, and when the document closes', async () => {
+    const { editor, provider } = await editorWithServer(ctx, 'def f():\n    ', new fake.Position(1, 4));
+    await suggest(provider, editor);
+    await fake.commands.executeCommand('codesaga.inlineSuggest.hide');
+    assert.ok(state.executed.some((e) => e.id === 'editor.action.inlineSuggest.hide'), "VS Code's hide runs");
+    await fake.commands.executeCommand('codesaga.inlineSuggest.hide');
+    assert.equal(state.contextKeys.get(SHOWN_KEY), false);
+
+    await suggest(provider, editor); // req-2
+    await suggest(provider, editor); // req-3 replaces it
+    state.onCloseDocument.fire(editor.document);
+    state.select(editor, new fake.Position(0, 0));
+    await flush();
+    assert.deepEqual(idsSent(SHOWN), ['req-1', 'req-2', 'req-3']);
+    assert.deepEqual(idsSent(DISMISSED), ['req-1', 'req-2', 'req-3']);
+  });
+
+  it('dismisses when another editor becomes active', async () => {
+    const { editor, provider } = await editorWithServer(ctx, 'def f():\n    ', new fake.Position(1, 4));
+    await suggest(provider, editor);
+    state.activate(fake.textEditor(fake.textDocument(path.join(tmp, 'other.py'), 'python', ''), new fake.Position(0, 0)));
+    await flush();
+    assert.deepEqual(idsSent(DISMISSED), ['req-1']);
+  });
+
+  it('sends no dismiss after a whole accept (Tab)', async () => {
+    const { editor, provider } = await editorWithServer(ctx, 'def f():\n    ', new fake.Position(1, 4));
+    const item = await suggest(provider, editor);
+    // What VS Code does on Tab: insert the text, move the cursor, run the item's command.
+    state.type(editor, item.insertText);
+    await fake.commands.executeCommand(item.command.command, ...item.command.arguments);
+    state.select(editor, new fake.Position(0, 0));
+    await flush();
+    const accepted = readLog().find((e) => e.method === 'workspace/executeCommand' && e.params.command === 'codesaga.acceptInlineCompletion');
+    assert.ok(accepted, 'the whole accept reaches the server as before');
+    assert.equal(accepted.params.arguments[3], 'req-1');
+
+    // The command alone (the cursor news comes late) ends it too.
+    const second = await suggest(provider, editor);
+    await fake.commands.executeCommand(second.command.command, ...second.command.arguments);
+    state.select(editor, new fake.Position(1, 0));
+    // Typed to the end, then left: neither accepted nor dismissed.
+    await suggest(provider, editor);
+    state.type(editor, 'return');
+    state.type(editor, ' 42');
+    state.select(editor, new fake.Position(0, 0));
+    await flush();
+    assert.deepEqual(idsSent(SHOWN), ['req-1', 'req-2', 'req-3']);
+    assert.deepEqual(sent(DISMISSED), []);
+    assert.deepEqual(sent(PARTIAL), []);
+  });
+
+  it('shows its messages in Korean with the Korean bundle; the log stays English', async () => {
+    state.l10nBundle = koBundle;
+    process.env.PATH = path.join(tmp, 'nothing-here');
+    extension.activate(ctx);
+    const msg = await waitFor('an error message', () => state.messages.find((m) => m.kind === 'error'));
+    assert.equal(msg.message, koBundle[Object.keys(koBundle).find((k) => k.includes('was not found on PATH'))!]);
+    assert.match(msg.message, /PATH에서 서버 "codesaga"를 찾을 수 없습니다/);
+    assert.deepEqual(msg.items, ['설정 열기', '로그 보기', '다시 시도']);
+    assert.match(state.channel('CodeSaga')?.text ?? '', /the server "codesaga" was not found on PATH/);
   });
 
   it('names codesaga.server.path when codesaga is not on PATH', async () => {

@@ -130,6 +130,9 @@ describe('package.json contributes.configuration', () => {
   });
 });
 
+/** The commands that wrap VS Code's inline suggestion commands (suggestionEvents.ts). */
+const INLINE_COMMANDS = ['codesaga.inlineSuggest.acceptNextWord', 'codesaga.inlineSuggest.acceptNextLine', 'codesaga.inlineSuggest.hide'];
+
 describe('package.json manifest', () => {
   it('names the extension and its entry point', () => {
     assert.equal(pkg.name, 'codesaga');
@@ -139,7 +142,7 @@ describe('package.json manifest', () => {
     assert.ok(fs.existsSync(path.join(root, 'out', 'extension.js')), 'compiled entry point exists');
   });
 
-  it('contributes the four commands', () => {
+  it('contributes the four palette commands and the inline suggestion commands', () => {
     const commands = (pkg.contributes.commands as { command: string; title: string; category?: string }[]).map(
       (c) => [c.command, c.category ? `${c.category}: ${localized(c.title)}` : localized(c.title)],
     );
@@ -148,7 +151,35 @@ describe('package.json manifest', () => {
       ['codesaga.openChat', 'CodeSaga: Chat'],
       ['codesaga.pickModel', 'CodeSaga: Pick Model'],
       ['codesaga.showLog', 'CodeSaga: Show Log'],
+      ['codesaga.inlineSuggest.acceptNextWord', 'CodeSaga: Accept Next Word of Inline Suggestion'],
+      ['codesaga.inlineSuggest.acceptNextLine', 'CodeSaga: Accept Next Line of Inline Suggestion'],
+      ['codesaga.inlineSuggest.hide', 'CodeSaga: Hide Inline Suggestion'],
     ]);
+    // The inline suggestion commands act on the suggestion in the editor: keys, not the palette.
+    assert.deepEqual(
+      (pkg.contributes.menus.commandPalette as { command: string; when: string }[]).map((m) => [m.command, m.when]),
+      INLINE_COMMANDS.map((id) => [id, 'false']),
+    );
+  });
+
+  it('binds the inline suggestion commands to VS Code\'s keys, only while a CodeSaga suggestion shows', () => {
+    const bindings = pkg.contributes.keybindings as { command: string; key: string; mac?: string; when: string }[];
+    assert.deepEqual(
+      bindings.map((b) => [b.command, b.key, b.mac]),
+      [
+        // editor.action.inlineSuggest.acceptNextWord's default keys
+        ['codesaga.inlineSuggest.acceptNextWord', 'ctrl+right', 'cmd+right'],
+        // editor.action.inlineSuggest.hide's
+        ['codesaga.inlineSuggest.hide', 'escape', undefined],
+      ],
+    );
+    for (const b of bindings) {
+      const terms = b.when.split(' && ');
+      // suggestionEvents.ts sets this context key while it follows a CodeSaga suggestion
+      assert.ok(terms.includes('codesaga.inlineSuggestionShown'), b.command);
+      assert.ok(terms.includes('inlineSuggestionVisible'), b.command);
+      assert.ok(terms.includes('editorTextFocus'), b.command);
+    }
   });
 
   it('is localised in English and Korean: every %key% has both texts', () => {

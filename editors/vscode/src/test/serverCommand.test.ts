@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import { Message, english } from '../messages';
 import {
   ResolveContext,
   expandVariables,
@@ -76,7 +77,7 @@ describe('resolveServerCommand', () => {
     const r = resolveServerCommand(settings({ path: '${workspaceFolder}/bin/codesaga' }), { ...ctx, workspaceFolder: undefined });
     assert.equal(r.command, '${workspaceFolder}/bin/codesaga');
     assert.equal(r.problems.length, 1);
-    assert.match(r.problems[0], /no folder is open/);
+    assert.match(english(r.problems[0]), /^\$\{workspaceFolder\} in "\$\{workspaceFolder\}\/bin\/codesaga" cannot be expanded: no folder is open\.$/);
   });
 
   it('anchors a relative path with a directory part at the workspace folder', () => {
@@ -93,7 +94,7 @@ describe('resolveServerCommand', () => {
 
 describe('expandVariables', () => {
   it('reports unknown variables and leaves them', () => {
-    const problems: string[] = [];
+    const problems: Message[] = [];
     assert.equal(expandVariables('${foo}/x', ctx, problems), '${foo}/x');
     assert.equal(problems.length, 1);
   });

@@ -2,7 +2,10 @@
  * A stand-in CodeSaga server speaking LSP over stdio, for the extension
  * tests.  It answers the requests the extension relies on and appends every
  * message it receives (and its command line) to the JSON-lines file named by
- * CODESAGA_FAKE_LOG.
+ * CODESAGA_FAKE_LOG.  Its inline suggestion is CODESAGA_FAKE_SUGGESTION
+ * (default `return 42`), with a new request id (`req-1`, `req-2`…) per
+ * request unless CODESAGA_FAKE_REQUEST_ID fixes one, sent after
+ * CODESAGA_FAKE_DELAY_MS (default 0).
  */
 import * as fs from 'node:fs';
 
@@ -28,6 +31,7 @@ function send(message: Record<string, unknown>): void {
 }
 
 let nextId = 0;
+let inlineRequests = 0;
 const pending = new Map<number, string>();
 
 function request(method: string, params: unknown): void {
@@ -80,15 +84,23 @@ function handle(msg: Incoming): void {
       break;
     case 'textDocument/inlineCompletion': {
       const pos = msg.params.position;
-      reply({
+      const text = process.env.CODESAGA_FAKE_SUGGESTION ?? 'return 42';
+      const requestId = process.env.CODESAGA_FAKE_REQUEST_ID ?? `req-${++inlineRequests}`;
+      const answer = (): void => reply({
         items: [
           {
-            insertText: 'return 42',
+            insertText: text,
             range: { start: pos, end: pos },
-            command: { title: 'Accept', command: 'codesaga.acceptInlineCompletion', arguments: ['item-1'] },
+            command: {
+              title: 'Accept',
+              command: 'codesaga.acceptInlineCompletion',
+              // like the real server: [source, length, uri, request id]
+              arguments: ['model', text.length, msg.params.textDocument.uri, requestId],
+            },
           },
         ],
       });
+      setTimeout(answer, Number(process.env.CODESAGA_FAKE_DELAY_MS ?? 0));
       break;
     }
     case 'codesaga/chat': {

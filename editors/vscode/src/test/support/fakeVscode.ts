@@ -158,8 +158,12 @@ export class Range {
 }
 
 export class Selection extends Range {
-  constructor(anchor: Position, active: Position) {
-    super(anchor, active);
+  constructor(
+    readonly anchor: Position,
+    readonly active: Position,
+  ) {
+    const forward = anchor.line < active.line || (anchor.line === active.line && anchor.character <= active.character);
+    super(forward ? anchor : active, forward ? active : anchor);
   }
 }
 
@@ -194,6 +198,42 @@ export const ConfigurationTarget = { Global: 1, Workspace: 2, WorkspaceFolder: 3
 export const QuickPickItemKind = { Separator: -1, Default: 0 };
 export const InlineCompletionTriggerKind = { Invoke: 0, Automatic: 1 };
 export const version = '1.91.0';
+
+/**
+ * `vscode.l10n`: `t` looks the message up in `state.l10nBundle` (the
+ * contents of an l10n/bundle.l10n.<lang>.json; none: English) and fills
+ * `{0}` / `{name}` placeholders from the arguments, as VS Code does.
+ */
+export const l10n = {
+  t(...params: any[]): string {
+    let message: string;
+    let args: Record<string, unknown>;
+    if (typeof params[0] === 'string') {
+      message = params[0];
+      const rest = params.slice(1);
+      args = rest.length === 1 && typeof rest[0] === 'object' && rest[0] !== null ? rest[0] : { ...rest };
+    } else {
+      const comment = params[0].comment as string | string[] | undefined;
+      message = params[0].message;
+      args = { ...(params[0].args ?? {}) };
+      if (comment !== undefined && comment.length > 0) {
+        const key = `${message}/${Array.isArray(comment) ? comment.join('') : comment}`;
+        return fill(state.l10nBundle?.[key] ?? message, args);
+      }
+    }
+    return fill(state.l10nBundle?.[message] ?? message, args);
+  },
+  get bundle(): Record<string, string> | undefined {
+    return state.l10nBundle;
+  },
+  uri: undefined,
+};
+
+function fill(template: string, args: Record<string, unknown>): string {
+  return template.replace(/\{([^}]+)\}/g, (whole: string, name: string) =>
+    Object.prototype.hasOwnProperty.call(args, name) ? String(args[name]) : whole,
+  );
+}
 
 // ------------------------------------------------------------------ state
 
@@ -273,6 +313,13 @@ export const state = {
   progressTitles: [] as string[],
   workspaceFolders: undefined as { uri: Uri; name: string; index: number }[] | undefined,
   onConfig: new EventEmitter<ConfigChange>(),
+  /** The translations `l10n.t` uses; undefined: English. */
+  l10nBundle: undefined as Record<string, string> | undefined,
+  /** Values set with the `setContext` command. */
+  contextKeys: new Map<string, unknown>(),
+  onSelection: new EventEmitter<{ textEditor: any; selections: Selection[]; kind: number | undefined }>(),
+  onActiveEditor: new EventEmitter<any>(),
+  onCloseDocument: new EventEmitter<any>(),
   reset(): void {
     this.settings.clear();
     this.globalUpdates = [];
@@ -289,6 +336,28 @@ export const state = {
     this.progressTitles = [];
     this.workspaceFolders = undefined;
     this.onConfig = new EventEmitter<ConfigChange>();
+    this.l10nBundle = undefined;
+    this.contextKeys = new Map<string, unknown>();
+    this.onSelection = new EventEmitter();
+    this.onActiveEditor = new EventEmitter();
+    this.onCloseDocument = new EventEmitter();
+  },
+  /** Makes `editor` the active one, firing onDidChangeActiveTextEditor. */
+  activate(editor: any): void {
+    this.activeTextEditor = editor;
+    this.onActiveEditor.fire(editor);
+  },
+  /** Puts `editor`'s cursor at `position`, firing onDidChangeTextEditorSelection. */
+  select(editor: any, position: Position, end: Position = position): void {
+    editor.selection = new Selection(position, end);
+    editor.selections = [editor.selection];
+    this.onSelection.fire({ textEditor: editor, selections: editor.selections, kind: undefined });
+  },
+  /** Types `text` at `editor`'s cursor, as a user does: the document changes, then the cursor moves. */
+  type(editor: any, text: string): void {
+    const at = editor.document.offsetAt(editor.selection.active);
+    editor.document.edit(at, 0, text);
+    this.select(editor, editor.document.positionAt(at + text.length));
   },
   channel(name: string): FakeOutputChannel | undefined {
     return this.channels.find((c) => c.name === name);
@@ -389,7 +458,12 @@ export const window = withFallback('window', {
   },
   visibleTextEditors: [],
   tabGroups: { all: [], onDidChangeTabs: noEvent },
-  onDidChangeActiveTextEditor: noEvent,
+  get onDidChangeActiveTextEditor() {
+    return state.onActiveEditor.event;
+  },
+  get onDidChangeTextEditorSelection() {
+    return state.onSelection.event;
+  },
   onDidChangeVisibleTextEditors: noEvent,
 });
 
@@ -408,7 +482,9 @@ export const workspace = withFallback('workspace', {
   },
   notebookDocuments: [],
   onDidOpenTextDocument: noEvent,
-  onDidCloseTextDocument: noEvent,
+  get onDidCloseTextDocument() {
+    return state.onCloseDocument.event;
+  },
   onDidChangeTextDocument: noEvent,
   onDidSaveTextDocument: noEvent,
   onWillSaveTextDocument: noEvent,
@@ -429,6 +505,9 @@ export const commands = withFallback('commands', {
   },
   executeCommand(id: string, ...args: unknown[]): Promise<unknown> {
     state.executed.push({ id, args });
+    if (id === 'setContext') {
+      state.contextKeys.set(args[0] as string, args[1]);
+    }
     const fn = state.commands.get(id);
     return Promise.resolve(fn ? fn(...args) : undefined);
   },
@@ -461,32 +540,65 @@ export const languages = withFallback('languages', {
 
 export const env = withFallback('env', { language: 'en', appName: 'Fake Code', machineId: 'test' });
 
-/** A text document of `text`, enough for the language client. */
-export function textDocument(file: string, languageId: string, text: string): any {
-  const lines = text.split('\n');
-  return {
-    uri: Uri.file(file),
-    fileName: file,
-    languageId,
-    version: 1,
-    isUntitled: false,
-    isDirty: false,
-    isClosed: false,
-    eol: 1,
-    lineCount: lines.length,
-    getText: () => text,
-    lineAt: (line: number) => ({ text: lines[line] }),
-    offsetAt: (p: Position) => lines.slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character,
-    positionAt: (offset: number) => {
-      let line = 0;
-      while (line < lines.length - 1 && offset > lines[line].length) {
-        offset -= lines[line].length + 1;
-        line++;
-      }
-      return new Position(line, offset);
-    },
-    save: () => Promise.resolve(true),
-  };
+/** A text document of `text` (LF line ends), enough for the language client; `edit` changes it. */
+export class FakeTextDocument {
+  readonly uri: Uri;
+  version = 1;
+  readonly isUntitled = false;
+  readonly isDirty = false;
+  readonly isClosed = false;
+  readonly eol = 1;
+  constructor(
+    readonly fileName: string,
+    readonly languageId: string,
+    private text: string,
+  ) {
+    this.uri = Uri.file(fileName);
+  }
+  private get lines(): string[] {
+    return this.text.split('\n');
+  }
+  get lineCount(): number {
+    return this.lines.length;
+  }
+  getText(range?: Range): string {
+    return range ? this.text.slice(this.offsetAt(range.start), this.offsetAt(range.end)) : this.text;
+  }
+  lineAt(line: number): { text: string } {
+    return { text: this.lines[line] };
+  }
+  /** UTF-16 offset of `p`, as VS Code counts. */
+  offsetAt(p: Position): number {
+    const lines = this.lines;
+    return lines.slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + Math.min(p.character, lines[p.line]?.length ?? 0);
+  }
+  positionAt(offset: number): Position {
+    const lines = this.lines;
+    let line = 0;
+    while (line < lines.length - 1 && offset > lines[line].length) {
+      offset -= lines[line].length + 1;
+      line++;
+    }
+    return new Position(line, offset);
+  }
+  /** Replaces `deleteCount` UTF-16 code units at `offset` by `insert`; a new version. */
+  edit(offset: number, deleteCount: number, insert: string): void {
+    this.text = this.text.slice(0, offset) + insert + this.text.slice(offset + deleteCount);
+    this.version++;
+  }
+  save(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+}
+
+export function textDocument(file: string, languageId: string, text: string): FakeTextDocument {
+  return new FakeTextDocument(file, languageId, text);
+}
+
+/** A text editor on `document` with its cursor at `cursor`. */
+export function textEditor(document: FakeTextDocument, cursor: Position): any {
+  const selection = new Selection(cursor, cursor);
+  return { document, selection, selections: [selection] };
 }
 
 export function basename(p: string): string {
