@@ -255,7 +255,7 @@ def _doctor_local(settings: object) -> int:
     print(f"FIM template        {engine.template.name}")
     print(f"layers offloaded    {engine.offloaded_layers()} (gpuLayers={settings.gpu_layers})")
     chosen = f"threads={settings.threads}, batchThreads={settings.batch_threads}; 0 = automatic"
-    print(f"threads             {engine.threads.describe()} ({chosen})")
+    print(f"threads             {engine.threads.describe()}; {chosen}")
     print(f"load time           {engine.load_seconds:.2f} s")
     print(f"warm-up             generating {WARMUP_TOKENS} tokens (not timed)…", flush=True)
     prompt = "def fibonacci(n):\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from codesaga.engine.threads import thread_counts, usable_cores
+from codesaga.engine.threads import usable_cores
 
 from .conftest import server_env
 
@@ -177,8 +177,8 @@ def test_bench_shared_engine(tmp_path: Path) -> None:
 
 def test_bench_contended(tmp_path: Path) -> None:
     """``--contended``: one in-process server typing alone, then beside two more typing at
-    once, with the default thread counts and with all cores; every pause answered, the busy
-    rounds' p50 given against the quiet ones'."""
+    once, with the default (adaptive) thread counts, all cores and one thread; every pause
+    answered, the busy rounds' p50 given against the quiet ones'."""
     source = tmp_path / "tiny.py"
     source.write_text(TINY, encoding="utf-8")
     out = tmp_path / "contended.json"
@@ -194,11 +194,9 @@ def test_bench_contended(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     report = json.loads(out.read_text(encoding="utf-8"))
-    default = thread_counts()
-    expected = [("default", default.generation, default.batch, w) for w in (1, 3)]
     cores = usable_cores()
-    if (default.generation, default.batch) != (cores, cores):
-        expected += [("all cores", cores, cores, w) for w in (1, 3)]
+    settings = [("default", 0, 0)] + ([("all cores", cores, cores), ("one", 1, 1)] * (cores > 1))
+    expected = [(*setting, windows) for setting in settings for windows in (1, 3)]
     rounds = report["rounds"]
     assert [(r["setting"], r["threads"], r["batch_threads"], r["windows"]) for r in rounds] == (
         expected

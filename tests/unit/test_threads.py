@@ -1,5 +1,5 @@
-"""The automatic thread counts (codesaga.engine.threads): fewer threads than cores for
-generation, a batch count apart, the settings taking precedence."""
+"""Thread counts (codesaga.engine.threads): static ones with a core to spare for a process
+that cannot adapt, and the in-process engine's, fitted to what other processes leave free."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codesaga.engine.threads import MAX_AUTO_THREADS, ThreadCounts, thread_counts, usable_cores
+from codesaga.engine.cpu_load import CpuSample, others_busy_cores, sample
+from codesaga.engine.threads import (
+    FIT_INTERVAL,
+    MAX_AUTO_THREADS,
+    ThreadCounts,
+    ThreadFitter,
+    thread_counts,
+    usable_cores,
+)
 from codesaga.settings import Settings
 
 
@@ -21,20 +29,97 @@ from codesaga.settings import Settings
         (64, ThreadCounts(MAX_AUTO_THREADS, MAX_AUTO_THREADS)),
     ],
 )
-def test_automatic_counts(cores: int, expected: ThreadCounts) -> None:
+def test_static_counts(cores: int, expected: ThreadCounts) -> None:
     assert thread_counts(cores=cores) == expected
+    assert thread_counts(3, 5, cores=cores) == ThreadCounts(3, 5)
 
 
-@given(cores=st.integers(1, 256), threads=st.integers(0, 64), batch=st.integers(0, 64))
-def test_counts_leave_a_core_free_unless_set(cores: int, threads: int, batch: int) -> None:
-    counts = thread_counts(threads, batch, cores=cores)
-    assert counts.generation == (threads or counts.generation) >= 1
-    assert counts.batch == (batch or counts.batch) >= 1
-    if not threads and cores > 1:
-        assert counts.generation < cores
-    if not batch:
-        assert counts.batch >= counts.generation
-        assert counts.batch < cores or counts.batch == counts.generation
+class Clock:
+    """Readings as a test scripts them: each :meth:`advance` adds ``seconds`` of wall time in
+    which other processes keep ``others`` cores busy and this one ``own`` cores."""
+
+    def __init__(self) -> None:
+        self.now = CpuSample(at=100.0, busy=1000.0, own=10.0)
+
+    def __call__(self) -> CpuSample:
+        return self.now
+
+    def advance(self, seconds: float, others: float, own: float = 0.0) -> None:
+        n = self.now
+        busy = n.busy + (others + own) * seconds
+        self.now = CpuSample(n.at + seconds, busy, n.own + own * seconds)
+
+
+@pytest.mark.parametrize(
+    ("others", "expected"),
+    [
+        (0.0, ThreadCounts(2, 2)),  # a quiet machine: every core
+        (0.2, ThreadCounts(2, 2)),  # an editor's and a terminal's share
+        (0.8, ThreadCounts(1, 1)),
+        (2.0, ThreadCounts(1, 1)),  # never fewer than one
+    ],
+)
+def test_counts_follow_what_others_leave_free(others: float, expected: ThreadCounts) -> None:
+    clock = Clock()
+    fitter = ThreadFitter(cores=2, clock=clock)
+    clock.advance(1.0, others, own=1.9)  # this process's own decoding is not "others"
+    assert fitter.fit() == expected
+    assert fitter.others_busy == pytest.approx(others)
+
+
+def test_a_quick_second_decode_keeps_the_counts_until_the_stretch_is_long_enough() -> None:
+    clock = Clock()
+    fitter = ThreadFitter(cores=4, clock=clock)
+    clock.advance(1.0, others=3.0)
+    assert fitter.fit() == ThreadCounts(1, 1)
+    clock.advance(FIT_INTERVAL / 2, others=0.0)
+    assert fitter.fit() == ThreadCounts(1, 1)  # too short a stretch to judge
+    clock.advance(FIT_INTERVAL, others=0.0)
+    assert fitter.fit() == ThreadCounts(4, 4)  # quiet over both stretches together
+
+
+def test_set_counts_stay_and_a_set_one_does_not_stop_the_other_adapting() -> None:
+    clock = Clock()
+    fixed = ThreadFitter(3, 2, cores=4, clock=clock)
+    half = ThreadFitter(0, 3, cores=4, clock=clock)
+    clock.advance(1.0, others=4.0)
+    assert fixed.fit() == ThreadCounts(3, 2)
+    assert half.fit() == ThreadCounts(1, 3)
+    assert "up to" not in fixed.describe() and "up to 4 for generation" in half.describe()
+
+
+def test_without_readings_the_machine_counts_as_quiet() -> None:
+    fitter = ThreadFitter(cores=2, clock=lambda: None)
+    assert fitter.fit() == ThreadCounts(2, 2) and fitter.others_busy is None
+
+
+@given(
+    cores=st.integers(1, 64),
+    others=st.floats(0.0, 64.0),
+    threads=st.integers(0, 16),
+    batch=st.integers(0, 16),
+)
+def test_fitted_counts_stay_within_their_bounds(
+    cores: int, others: float, threads: int, batch: int
+) -> None:
+    clock = Clock()
+    fitter = ThreadFitter(threads, batch, cores=cores, clock=clock)
+    clock.advance(1.0, others)
+    counts = fitter.fit()
+    most = min(cores, MAX_AUTO_THREADS)
+    assert counts.generation == threads if threads else 1 <= counts.generation <= most
+    assert counts.batch == batch if batch else 1 <= counts.batch <= most
+    if not threads and others <= 0.0:
+        assert counts.generation == most
+
+
+def test_readings_of_this_machine() -> None:
+    first, second = sample(), sample()
+    if first is None:  # not Linux
+        pytest.skip("no /proc/stat")
+    busy = others_busy_cores(first, second)
+    assert busy is None or busy >= 0.0
+    assert others_busy_cores(first, first) is None  # no time passed
 
 
 def test_settings_and_the_machine() -> None:
@@ -42,6 +127,4 @@ def test_settings_and_the_machine() -> None:
     assert Settings(batchThreads=3).batch_threads == 3
     with pytest.raises(ValueError):
         Settings(batchThreads=-1)
-    counts = thread_counts()
-    assert 1 <= counts.generation <= usable_cores() and counts.batch >= 1
-    assert f"({usable_cores()} cores)" in counts.describe()
+    assert f"({usable_cores()} cores)" in ThreadFitter().describe()

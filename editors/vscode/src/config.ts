@@ -65,6 +65,7 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     enum: ['auto', 'qwen', 'codellama', 'starcoder', 'deepseek', 'codegemma', 'none'],
   },
   { key: 'threads', type: 'integer', default: 0, minimum: 0 },
+  { key: 'batchThreads', type: 'integer', default: 0, minimum: 0 },
   { key: 'styleGuide', type: 'string', default: '' },
   { key: 'repoContextTokens', type: 'integer', default: 384, minimum: 0, maximum: 8192 },
   { key: 'rankCandidates', type: 'integer', default: 1, minimum: 1, maximum: 8 },
@@ -124,6 +125,7 @@ export interface ServerOptions {
   logLevel: string;
   fimFamily: string;
   threads: number;
+  batchThreads: number;
   styleGuide: string;
   repoContextTokens: number;
   rankCandidates: number;

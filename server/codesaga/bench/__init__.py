@@ -53,6 +53,8 @@ from codesaga.bench.report import build_report
 from codesaga.bench.script import TypingPlan, big_python_file, normalise_newlines, plan_typing
 from codesaga.bench.table import render
 from codesaga.demo import FIXTURES, MARKER, strip_markers
+from codesaga.engine.cpu_load import CpuSample, others_busy_cores
+from codesaga.engine.cpu_load import sample as cpu_sample
 from codesaga.files import write_private
 from codesaga.syntax.languages import grammar_name
 
@@ -173,7 +175,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
 
     started = time.perf_counter()
     load_start = _loadavg()
-    cpu_start = _cpu_times()
+    cpu_start = cpu_sample()
     out = console or Console(width=None if sys.stdout.isatty() else 132)
     settings = Settings()
     if options.model:
@@ -249,7 +251,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
         finally:
             engine.close()
 
-    other = _other_cpu_share(cpu_start, _cpu_times())
+    other = _other_cpu_share(cpu_start, cpu_sample())
     setup: dict[str, Any] = {
         "files": [plan.name for plan in plans],
         "keys_planned": keys_planned,
@@ -259,8 +261,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
         "model_name": model_path.name,
         "model_bytes": model_path.stat().st_size,
         "n_ctx": settings.context_size,
-        "threads": engine.threads.generation,
-        "batch_threads": engine.threads.batch,
+        "threads": engine.threads.describe(),
         "max_tokens": settings.max_tokens,
         "temperature": settings.temperature,
         "cpu_count": os.cpu_count(),
@@ -389,43 +390,20 @@ class _Phases:
         self.seconds: dict[str, float] = {}
         self.other_cpu: dict[str, float | None] = {}
         self._wall = time.perf_counter()
-        self._cpu = _cpu_times()
+        self._cpu = cpu_sample()
 
     def mark(self, name: str) -> None:
         """End the phase ``name`` (it began at the previous mark)."""
-        wall, cpu = time.perf_counter(), _cpu_times()
+        wall, cpu = time.perf_counter(), cpu_sample()
         self.seconds[name] = round(wall - self._wall, 2)
         self.other_cpu[name] = _other_cpu_share(self._cpu, cpu)
         self._wall, self._cpu = wall, cpu
 
 
-def _cpu_times() -> tuple[float, float, float] | None:
-    """(wall seconds, CPU seconds busy on all cores, CPU seconds of this process and its
-    reaped children) from ``/proc/stat`` and ``os.times()``; None off Linux."""
-    try:
-        fields = Path("/proc/stat").read_text(encoding="ascii").splitlines()[0].split()[1:]
-        ticks = [int(f) for f in fields]
-        tick = os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    busy = (sum(ticks[:8]) - idle) / tick  # user..steal; guest time is counted in user
-    own = os.times()
-    mine = own.user + own.system + own.children_user + own.children_system
-    return time.monotonic(), busy, mine
-
-
-def _other_cpu_share(
-    start: tuple[float, float, float] | None, end: tuple[float, float, float] | None
-) -> float | None:
-    """Share of all cores' time that other processes used between two :func:`_cpu_times`."""
-    if start is None or end is None:
-        return None
-    wall = (end[0] - start[0]) * (os.cpu_count() or 1)
-    if wall <= 0:
-        return None
-    other = (end[1] - start[1]) - (end[2] - start[2])
-    return round(min(1.0, max(0.0, other / wall)), 3)
+def _other_cpu_share(start: CpuSample | None, end: CpuSample | None) -> float | None:
+    """Share of all cores' time (0 to 1) that other processes used between two readings."""
+    busy = others_busy_cores(start, end)
+    return None if busy is None else round(min(1.0, busy / (os.cpu_count() or 1)), 3)
 
 
 def _share(value: float | None) -> str:

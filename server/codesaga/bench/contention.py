@@ -3,13 +3,14 @@
 The machine is made busy the way a user's gets busy: more editor windows, each with its own
 in-process ``codesaga serve``, typing at the same time (:data:`BUSY_WINDOWS` of them beside
 the one measured, as in the report that asked for this check: two other servers busy on a
-2-core laptop). For each thread setting compared, the default (automatic counts, see
-:mod:`codesaga.engine.threads`) and every core for both counts (the earlier default), two
-rounds run one after the other:
+2-core laptop). For each thread setting compared (:func:`compared_settings`: the default,
+counts fitted to the machine before each decode, see :mod:`codesaga.engine.threads`; every
+core; one thread), two rounds run one after the other:
 
 - **quiet**: one server types the plans alone;
-- **busy**: that server and :data:`BUSY_WINDOWS` more type the same plans at once, each into
-  its own documents.
+- **busy**: that server and :data:`BUSY_WINDOWS` more type at once, each into its own
+  documents, each starting at another of the plans (windows typing the same text in step
+  would pause, and ask the model, at the same moments: no user's windows do).
 
 Reported per round: pause latency p50/p95 in milliseconds over every typing server's pauses,
 and for the busy round the ratio of its p50 to the quiet round's. The target: the default's
@@ -32,7 +33,7 @@ from rich.table import Table
 from codesaga.bench.live import ServerArm
 from codesaga.bench.script import TypingPlan, ratio, summary
 from codesaga.bench.shared import server_env, type_round
-from codesaga.engine.threads import ThreadCounts, thread_counts, usable_cores
+from codesaga.engine.threads import ThreadCounts, usable_cores
 from codesaga.files import write_private
 
 BUSY_WINDOWS = 2
@@ -53,15 +54,23 @@ class ContentionSetup:
 
 
 def compared_settings() -> list[tuple[str, ThreadCounts]]:
-    """The thread settings compared: the default (with this environment's settings) and all
-    cores for both counts, once each (one entry where they are the same)."""
+    """The ``threads`` / ``batchThreads`` settings compared (0: automatic): the default (this
+    environment's settings), every core for both (the default before counts adapted) and one
+    thread for both (what the report that asked for this check fell back to); the last two
+    only on a machine with more than one core."""
     from codesaga.settings import Settings
 
     settings = Settings()
-    default = thread_counts(settings.threads, settings.batch_threads)
     cores = usable_cores()
-    every = ThreadCounts(cores, cores)
-    return [("default", default)] + ([("all cores", every)] if every != default else [])
+    compared = [("default", ThreadCounts(settings.threads, settings.batch_threads))]
+    if cores > 1:
+        compared += [("all cores", ThreadCounts(cores, cores)), ("one", ThreadCounts(1, 1))]
+    return compared
+
+
+def _shown(threads: ThreadCounts) -> str:
+    """``"2/1"``, or ``auto`` for a count left automatic (0)."""
+    return "/".join(str(n) if n else "auto" for n in (threads.generation, threads.batch))
 
 
 def _arms(
@@ -114,9 +123,9 @@ def run_contention_bench(
         for label, threads in compared_settings():
             for windows in (1, 1 + BUSY_WINDOWS):
                 state = "quiet" if windows == 1 else "busy"
-                console.print(f"round: {label} ({threads.generation}/{threads.batch}), {state}")
+                console.print(f"round: {label} ({_shown(threads)}), {state}")
                 arms = _arms(tmp, f"{label}-{state}", windows, setup, threads)
-                runs, _seconds = asyncio.run(type_round(arms, plans))
+                runs, _seconds = asyncio.run(type_round(arms, plans, rotate=True))
                 rows.append(_round_row(label, threads, windows, runs))
     quiet = {r["setting"]: r["pause_p50_ms"] for r in rows if r["windows"] == 1}
     for row in rows:
@@ -154,7 +163,7 @@ def _table(report: dict[str, Any]) -> Table:
     table.add_column("p50 vs quiet", justify="right")
     for row in report["rounds"]:
         table.add_row(
-            f"{row['setting']}: {row['threads']}/{row['batch_threads']}",
+            f"{row['setting']}: {_shown(ThreadCounts(row['threads'], row['batch_threads']))}",
             "quiet" if row["windows"] == 1 else f"busy ({row['windows']} windows)",
             f"{row['pauses_answered']}/{row['pauses']}",
             str(row["pause_p50_ms"]),

@@ -131,16 +131,18 @@ def _arms(tmp: Path, label: str, n: int, setup: SharedSetup, url: str | None) ->
 
 
 async def type_round(
-    arms: Sequence[ServerArm], plans: Sequence[TypingPlan]
+    arms: Sequence[ServerArm], plans: Sequence[TypingPlan], *, rotate: bool = False
 ) -> tuple[list[ServerRun], float]:
     """All ``arms`` type ``plans`` at once, each into its own documents; their runs and the
-    seconds the typing took. The arms are stopped at the end."""
+    seconds the typing took. The arms are stopped at the end. ``rotate``: arm ``i`` starts at
+    plan ``i`` (and wraps around), so that the arms do not pause at the same moments."""
     try:
         await asyncio.gather(*(arm.start() for arm in arms))
         started = time.perf_counter()
 
         async def type_all(i: int, arm: ServerArm) -> None:
-            for plan in plans:
+            start = i % len(plans) if rotate else 0
+            for plan in [*plans[start:], *plans[:start]]:
                 await arm.type_file(plan, f"file:///codesaga-bench/client{i}/{plan.name}")
 
         await asyncio.gather(*(type_all(i, arm) for i, arm in enumerate(arms)))

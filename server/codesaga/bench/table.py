@@ -43,8 +43,7 @@ def render(report: dict[str, Any]) -> Table:
             f"codesaga bench: {setup.get('model_name', '')}, "
             f"{setup.get('keys_planned', 0)} keys at {setup.get('interval_ms', 0)} ms "
             f"(the first {setup.get('read_ms', 0)} ms after opening), "
-            f"{setup.get('threads', 0)}/{setup.get('batch_threads', 0)} threads "
-            f"(generation/batch), n_ctx {setup.get('n_ctx', 0)}"
+            f"threads: {setup.get('threads', '')}, n_ctx {setup.get('n_ctx', 0)}"
         ),
         caption=f"runtime {report['runtime_s']} s",
     )

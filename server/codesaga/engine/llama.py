@@ -26,7 +26,7 @@ from codesaga.engine.base import (
 )
 from codesaga.engine.kv_states import KvStates, cached_prefix
 from codesaga.engine.special import SpecialTokens, special_tokens
-from codesaga.engine.threads import thread_counts
+from codesaga.engine.threads import ThreadFitter
 from codesaga.postprocess import cut_at_special
 from codesaga.prompts import FimTemplate, chat_fallback, detect_family
 from codesaga.texts import error
@@ -130,7 +130,7 @@ class LlamaEngine:
         import llama_cpp
 
         route_native_log()
-        threads = thread_counts(n_threads, n_threads_batch)
+        threads = ThreadFitter(n_threads, n_threads_batch)
         gpu = gpu_offload_supported() and n_gpu_layers != 0
         started = time.perf_counter()
         try:
@@ -141,15 +141,17 @@ class LlamaEngine:
                 # (measured with Gemma 3 270M) with smaller compute buffers; a GPU wants more
                 n_batch=512 if gpu else 128,
                 n_gpu_layers=n_gpu_layers if gpu else 0,
-                n_threads=threads.generation,
-                n_threads_batch=threads.batch,
+                n_threads=threads.current.generation,
+                n_threads_batch=threads.current.batch,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise error(EngineError, "engine.load_failed", file=model_path.name, error=exc) from exc
         self.load_seconds = time.perf_counter() - started
         self.threads = threads
-        """CPU threads llama.cpp uses for generation and for prompt batches."""
+        """CPU threads llama.cpp uses for generation and for prompt batches, fitted to the
+        machine before each decode (see :class:`~codesaga.engine.threads.ThreadFitter`)."""
+        self._threads_set = threads.current
         self.model_path = model_path
         self.model_id = f"{model_path.name}:{model_path.stat().st_size}"
         self.n_ctx = n_ctx
@@ -291,7 +293,9 @@ class LlamaEngine:
 
     def _prompt_tokens(self, request: GenerationRequest) -> list[int]:
         """``request.prompt``'s token ids (with BOS unless the prompt writes it), after switching
-        the KV state to ``request.kv_key``. Raises EngineError when they do not fit."""
+        the KV state to ``request.kv_key`` and fitting the thread counts to the machine (every
+        decode starts here). Raises EngineError when they do not fit."""
+        self._fit_threads()
         bos_text = self._token_text(self.llm.token_bos())
         # a chat template may already write the BOS token as text
         add_bos = not (bos_text and request.prompt.startswith(bos_text))
@@ -302,6 +306,20 @@ class LlamaEngine:
             )
         self.kv_states.switch(request.kv_key, tokens)
         return tokens
+
+    def _fit_threads(self) -> None:
+        import llama_cpp
+
+        counts = self.threads.fit()
+        if counts != self._threads_set:
+            llama_cpp.llama_set_n_threads(self.llm.ctx, counts.generation, counts.batch)
+            log.debug(
+                "threads: %d/%d (others busy: %s cores)",
+                counts.generation,
+                counts.batch,
+                self.threads.others_busy,
+            )
+            self._threads_set = counts
 
     def candidates(self, request: GenerationRequest, n: int) -> list[Candidate]:
         """Up to ``n`` continuations of the prompt; see

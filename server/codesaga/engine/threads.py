@@ -5,24 +5,33 @@ a barrier after each (several hundred per token). When another process takes a c
 thread descheduled there holds all the others at the next barrier for a time slice, so a
 decode with as many threads as cores goes from milliseconds to seconds per token on a busy
 machine (measured on 2 cores: 20-37 s for one completion beside two busy servers, 0.5 s
-with one thread). Fewer threads than cores leave a core for the rest of the machine.
+with one thread). On a quiet machine, though, every core helps: one thread instead of two
+made the pause latency of ``codesaga bench --contended`` about 4x longer.
 
-- **generation** (``threads`` setting): one token at a time, bound by memory bandwidth
-  more than by arithmetic; half the cores gets most of the speed.
-- **batch** (``batchThreads`` setting): prompt evaluation (prefill), bound by arithmetic,
-  in short bursts; all cores but one.
-
-The defaults are what ``codesaga bench --contended`` measured (see the README's "Fast on a
-busy machine").
+So the in-process engine fits its counts to the machine before each decode
+(:class:`ThreadFitter`): as many threads as the cores other processes left free since the
+last decode. ``threads`` / ``batchThreads`` set to a number fix the count instead. A process
+that cannot adapt (``codesaga engine``, llama-cpp-python's own server) gets static counts
+with a core to spare (:func:`thread_counts`).
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from codesaga.engine.cpu_load import CpuSample, others_busy_cores, sample
 
 MAX_AUTO_THREADS = 8
 """Most threads an automatic count gives: beyond it decoding a small model gains little."""
+FIT_INTERVAL = 0.25
+"""Shortest stretch, in seconds, the CPU use of other processes is measured over; decodes
+closer together keep the counts of the one before."""
+FREE_MARGIN = 0.3
+"""Cores other processes may keep busy on average and still leave a core counted as free
+(an editor, a terminal, the server's own event loop)."""
 
 
 def usable_cores() -> int:
@@ -35,29 +44,79 @@ def usable_cores() -> int:
 
 @dataclass(frozen=True)
 class ThreadCounts:
-    """Threads for generation and for prompt batches (each at least 1)."""
+    """Threads for generation and for prompt batches (as settings: 0 = automatic)."""
 
     generation: int
     batch: int
-
-    def describe(self) -> str:
-        """E.g. ``"1 for generation, 1 for prompt batches (2 cores)"``."""
-        return (
-            f"{self.generation} for generation, {self.batch} for prompt batches "
-            f"({usable_cores()} cores)"
-        )
 
 
 def thread_counts(
     threads: int = 0, batch_threads: int = 0, cores: int | None = None
 ) -> ThreadCounts:
-    """The counts for the ``threads`` and ``batchThreads`` settings (0: automatic) on a
-    machine with ``cores`` usable cores (None: :func:`usable_cores`).
-
-    Automatic: generation half the cores, batch all cores but one (each at least 1, at
-    most :data:`MAX_AUTO_THREADS`); a batch count is never below the generation count.
-    """
+    """Static counts for a process that cannot adapt them, for the ``threads`` and
+    ``batchThreads`` settings (0: automatic) on ``cores`` usable cores (None:
+    :func:`usable_cores`). Automatic: generation half the cores, batch all cores but one
+    (each at least 1, at most :data:`MAX_AUTO_THREADS`, batch never below generation)."""
     cores = usable_cores() if cores is None else max(1, cores)
     generation = threads or max(1, min(MAX_AUTO_THREADS, cores // 2))
     batch = batch_threads or max(generation, min(MAX_AUTO_THREADS, cores - 1))
     return ThreadCounts(generation, batch)
+
+
+class ThreadFitter:
+    """Thread counts for the in-process engine, fitted before each decode.
+
+    A count set to 0 (automatic) is the number of cores other processes left free on
+    average since the previous fit (a core counts as free with up to :data:`FREE_MARGIN` of
+    it in use), at least 1 and at most ``min(cores, MAX_AUTO_THREADS)``; a count set to a
+    number stays that number. Without ``/proc/stat`` the machine is taken as quiet.
+    ``clock`` is :func:`codesaga.engine.cpu_load.sample` (a test may give its own).
+    """
+
+    def __init__(
+        self,
+        threads: int = 0,
+        batch_threads: int = 0,
+        *,
+        cores: int | None = None,
+        clock: Callable[[], CpuSample | None] = sample,
+    ) -> None:
+        self.cores = usable_cores() if cores is None else max(1, cores)
+        most = min(self.cores, MAX_AUTO_THREADS)
+        self.limit = ThreadCounts(threads or most, batch_threads or most)
+        """The counts on a quiet machine (the set ones where set)."""
+        self.adaptive = (threads == 0, batch_threads == 0)
+        self.current = self.limit
+        """The counts of the latest fit."""
+        self.others_busy: float | None = None
+        """Cores' worth of CPU other processes used over the latest fit's stretch."""
+        self._clock = clock
+        self._since = clock()
+
+    def fit(self) -> ThreadCounts:
+        """The counts for the decode about to run (see the class's text)."""
+        if not any(self.adaptive):
+            return self.current
+        now = self._clock()
+        if now is not None and self._since is not None and now.at - self._since.at < FIT_INTERVAL:
+            return self.current
+        busy = others_busy_cores(self._since, now)
+        self._since = now
+        if busy is None:
+            return self.current
+        self.others_busy = busy
+        free = max(1, math.floor(self.cores - busy + FREE_MARGIN))
+        generation, batch = self.limit.generation, self.limit.batch
+        self.current = ThreadCounts(
+            min(generation, free) if self.adaptive[0] else generation,
+            min(batch, free) if self.adaptive[1] else batch,
+        )
+        return self.current
+
+    def describe(self) -> str:
+        """E.g. ``"up to 2 for generation and 2 for prompt batches, fewer while other
+        processes keep cores busy (2 cores)"``."""
+        counts = f"{self.limit.generation} for generation and {self.limit.batch} for prompt batches"
+        if any(self.adaptive):
+            counts = f"up to {counts}, fewer while other processes keep cores busy"
+        return f"{counts} ({self.cores} cores)"

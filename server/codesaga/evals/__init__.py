@@ -35,7 +35,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codesaga.bench.live import BenchError
-from codesaga.engine.threads import thread_counts
 from codesaga.evals.humaneval import humaneval_tasks, load_problems
 from codesaga.evals.live import EvalServer
 from codesaga.evals.metrics import score
@@ -204,7 +203,7 @@ def run_eval(options: EvalOptions, console: Console | None = None) -> dict[str, 
             "limit": options.limit,
             "seed": options.seed,
             "n_ctx": settings.context_size,
-            "threads": thread_counts(settings.threads, settings.batch_threads).generation,
+            "threads": settings.threads or "auto",
             "max_tokens": MAX_TOKENS,
             "server_options": {**server_options, "ablations": ABLATIONS},
             "repositories": {src.name: len(src.files) for src in sources},

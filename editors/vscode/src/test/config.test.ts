@@ -26,6 +26,7 @@ const DEFAULTS = {
   logLevel: 'info',
   fimFamily: 'auto',
   threads: 0,
+  batchThreads: 0,
   styleGuide: '',
   repoContextTokens: 384,
   rankCandidates: 1,
