@@ -3,6 +3,8 @@ that cannot adapt, and the in-process engine's, fitted to what other processes l
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -44,10 +46,13 @@ class Clock:
     def __call__(self) -> CpuSample:
         return self.now
 
-    def advance(self, seconds: float, others: float, own: float = 0.0) -> None:
+    def advance(
+        self, seconds: float, others: float, own: float = 0.0, running: int | None = None
+    ) -> None:
+        """``running``: other processes' threads running at the end (None: not known)."""
         n = self.now
         busy = n.busy + (others + own) * seconds
-        self.now = CpuSample(n.at + seconds, busy, n.own + own * seconds)
+        self.now = CpuSample(n.at + seconds, busy, n.own + own * seconds, running)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +70,37 @@ def test_counts_follow_what_others_leave_free(others: float, expected: ThreadCou
     clock.advance(1.0, others, own=1.9)  # this process's own decoding is not "others"
     assert fitter.fit() == expected
     assert fitter.others_busy == pytest.approx(others)
+
+
+@pytest.mark.parametrize(
+    ("others", "running", "expected"),
+    [
+        (1.9, 0, ThreadCounts(2, 2)),  # another process took its turn and is done
+        (1.9, 1, ThreadCounts(1, 1)),  # it still runs
+        (0.1, 2, ThreadCounts(2, 2)),  # two happen to run at the instant, but were idle
+    ],
+)
+def test_what_runs_now_and_the_average_must_both_say_busy(
+    others: float, running: int, expected: ThreadCounts
+) -> None:
+    clock = Clock()
+    fitter = ThreadFitter(cores=2, clock=clock)
+    clock.advance(1.0, others, running=running)
+    assert fitter.fit() == expected
+
+
+@pytest.mark.parametrize(("later", "expected"), [(0, ThreadCounts(2, 2)), (1, ThreadCounts(1, 1))])
+def test_a_thread_running_only_at_the_instant_is_not_busy(
+    later: int, expected: ThreadCounts
+) -> None:
+    """The client that sent the request runs as it arrives: counted busy only if it still
+    runs a moment later."""
+    clock = Clock()
+    fitter = ThreadFitter(cores=2, clock=clock)
+    clock.advance(1.0, others=1.5, running=1)
+    readings = iter([clock.now, replace(clock.now, others_running=later)])
+    fitter._clock = lambda: next(readings)
+    assert fitter.fit() == expected
 
 
 def test_a_quick_second_decode_keeps_the_counts_until_the_stretch_is_long_enough() -> None:

@@ -9,16 +9,18 @@ with one thread). On a quiet machine, though, every core helps: one thread inste
 made the pause latency of ``codesaga bench --contended`` about 4x longer.
 
 So the in-process engine fits its counts to the machine before each decode
-(:class:`ThreadFitter`): as many threads as the cores other processes left free since the
-last decode. ``threads`` / ``batchThreads`` set to a number fix the count instead. A process
-that cannot adapt (``codesaga engine``, llama-cpp-python's own server) gets static counts
-with a core to spare (:func:`thread_counts`).
+(:class:`ThreadFitter`): as many threads as the cores other processes leave free, judged from
+what they used since the last decode and what is running now. ``threads`` /
+``batchThreads`` set to a number fix the count instead. A process that cannot adapt
+(``codesaga engine``, llama-cpp-python's own server) gets static counts with a core to
+spare (:func:`thread_counts`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +31,8 @@ MAX_AUTO_THREADS = 8
 FIT_INTERVAL = 0.25
 """Shortest stretch, in seconds, the CPU use of other processes is measured over; decodes
 closer together keep the counts of the one before."""
+RECHECK_SECONDS = 0.002
+"""How long after the first reading the running threads are counted again."""
 FREE_MARGIN = 0.3
 """Cores other processes may keep busy on average and still leave a core counted as free
 (an editor, a terminal, the server's own event loop)."""
@@ -66,10 +70,14 @@ def thread_counts(
 class ThreadFitter:
     """Thread counts for the in-process engine, fitted before each decode.
 
-    A count set to 0 (automatic) is the number of cores other processes left free on
-    average since the previous fit (a core counts as free with up to :data:`FREE_MARGIN` of
-    it in use), at least 1 and at most ``min(cores, MAX_AUTO_THREADS)``; a count set to a
-    number stays that number. Without ``/proc/stat`` the machine is taken as quiet.
+    A count set to 0 (automatic) is the number of cores other processes leave free (a core
+    counts as free with up to :data:`FREE_MARGIN` of it in use), at least 1 and at most
+    ``min(cores, MAX_AUTO_THREADS)``; a count set to a number stays that number. Other
+    processes are taken to need the lesser of the cores they kept busy on average since the
+    previous fit and the threads of other processes running now: the average alone
+    would count a program that was busy a moment ago and is done (two processes taking
+    turns), the moment alone a program that happens to run at the instant of reading.
+    Without ``/proc/stat`` the machine is taken as quiet.
     ``clock`` is :func:`codesaga.engine.cpu_load.sample` (a test may give its own).
     """
 
@@ -104,6 +112,8 @@ class ThreadFitter:
         self._since = now
         if busy is None:
             return self.current
+        if now is not None and now.others_running is not None:
+            busy = min(busy, self._still_running(now.others_running, busy))
         self.others_busy = busy
         free = max(1, math.floor(self.cores - busy + FREE_MARGIN))
         generation, batch = self.limit.generation, self.limit.batch
@@ -112,6 +122,18 @@ class ThreadFitter:
             min(batch, free) if self.adaptive[1] else batch,
         )
         return self.current
+
+    def _still_running(self, running: int, busy: float) -> int:
+        """Other processes' threads running now and again :data:`RECHECK_SECONDS` later (the
+        lesser count): the client that has just sent the request a decode answers is still
+        running when it arrives, and is done a moment later. Only looked at again when it
+        could matter (others busy on average)."""
+        if running and busy > FREE_MARGIN:
+            time.sleep(RECHECK_SECONDS)
+            again = self._clock()
+            if again is not None and again.others_running is not None:
+                return min(running, again.others_running)
+        return running
 
     def describe(self) -> str:
         """E.g. ``"up to 2 for generation and 2 for prompt batches, fewer while other
