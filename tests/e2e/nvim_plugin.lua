@@ -395,6 +395,16 @@ function scenarios.partial()
       events = events(),
     })
   end
+  --- The original text again, and a new suggestion shown at (row, col); the server then has
+  --- nothing more to suggest.
+  local function afresh()
+    api.nvim_buf_set_lines(bufnr, 0, -1, false, original)
+    fake.commands = {}
+    fake.reply = env.CODESAGA_REPLY
+    insert_at(row, col)
+    wait_for(codesaga.current, 5000)
+    fake.reply = nil
+  end
   after('word', '<M-Right>')
   after('word2', '<M-Right>')
   after('line', '<M-C-Right>')
@@ -409,12 +419,7 @@ function scenarios.partial()
     events = events(),
   })
 
-  api.nvim_buf_set_lines(bufnr, 0, -1, false, original)
-  fake.commands = {}
-  fake.reply = env.CODESAGA_REPLY
-  insert_at(row, col)
-  wait_for(codesaga.current, 5000)
-  fake.reply = nil
+  afresh()
   type_keys('<M-Right>')
   type_keys('<Tab>')
   sleep(300)
@@ -427,12 +432,7 @@ function scenarios.partial()
   })
   type_keys('<Esc>')
 
-  api.nvim_buf_set_lines(bufnr, 0, -1, false, original)
-  fake.commands = {}
-  fake.reply = env.CODESAGA_REPLY
-  insert_at(row, col)
-  wait_for(codesaga.current, 5000)
-  fake.reply = nil
+  afresh()
   type_keys('<Esc>')
   sleep(300)
   step('escaped', { commands = vim.deepcopy(fake.commands), events = events() })

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,15 +144,15 @@ def test_bench_sync_keys(tmp_path: Path) -> None:
     assert 0 < report["server_peak_rss_bytes"] < 200 * 2**20
 
 
-def test_bench_shared_engine(tmp_path: Path) -> None:
-    """``--clients``: servers on one engine (started by the bench with ``codesaga engine``)
-    beside an in-process one, then 3 windows' memory either way."""
+def tiny_bench(tmp_path: Path, *flags: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """``codesaga bench FLAGS`` on the tiny file at its smallest size (16 tokens an answer,
+    26 keys, 100 ms of reading); the finished process and its JSON report."""
     source = tmp_path / "tiny.py"
     source.write_text(TINY, encoding="utf-8")
-    out = tmp_path / "shared.json"
+    out = tmp_path / "report.json"
     env = server_env(CODESAGA_MAX_TOKENS="16")
     proc = subprocess.run(
-        [sys.executable, "-m", "codesaga", "bench", str(source), "--clients", "1,2"]
+        [sys.executable, "-m", "codesaga", "bench", str(source), *flags]
         + ["--max-chars", "26", "--read-ms", "100", "--model", env["CODESAGA_MODEL"]]
         + ["--json", str(out)],
         env=env,
@@ -160,7 +161,13 @@ def test_bench_shared_engine(tmp_path: Path) -> None:
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
-    report = json.loads(out.read_text(encoding="utf-8"))
+    return proc, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_bench_shared_engine(tmp_path: Path) -> None:
+    """``--clients``: servers on one engine (started by the bench with ``codesaga engine``)
+    beside an in-process one, then 3 windows' memory either way."""
+    _proc, report = tiny_bench(tmp_path, "--clients", "1,2")
     rows = [(r["setup"], r["clients"], r["client"]) for r in report["clients"]]
     assert rows == [("in-process", 1, 1), ("shared", 1, 1), ("shared", 2, 1), ("shared", 2, 2)]
     for row in report["clients"]:
@@ -179,21 +186,7 @@ def test_bench_contended(tmp_path: Path) -> None:
     """``--contended``: one in-process server typing alone, then beside two more typing at
     once, with the default (adaptive) thread counts, all cores and one thread; every pause
     answered, the busy rounds' p50 given against the quiet ones'."""
-    source = tmp_path / "tiny.py"
-    source.write_text(TINY, encoding="utf-8")
-    out = tmp_path / "contended.json"
-    env = server_env(CODESAGA_MAX_TOKENS="16")
-    proc = subprocess.run(
-        [sys.executable, "-m", "codesaga", "bench", str(source), "--contended"]
-        + ["--max-chars", "26", "--read-ms", "100", "--model", env["CODESAGA_MODEL"]]
-        + ["--json", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
-    report = json.loads(out.read_text(encoding="utf-8"))
+    proc, report = tiny_bench(tmp_path, "--contended")
     cores = usable_cores()
     settings = [("default", 0, 0)] + ([("all cores", cores, cores), ("one", 1, 1)] * (cores > 1))
     expected = [(*setting, windows) for setting in settings for windows in (1, 3)]
