@@ -32,7 +32,7 @@ from rich.table import Table
 
 from codesaga.bench.live import ServerArm
 from codesaga.bench.script import TypingPlan, ratio, summary
-from codesaga.bench.shared import server_env, type_round
+from codesaga.bench.shared import server_arms, type_round
 from codesaga.engine.threads import ThreadCounts, usable_cores
 from codesaga.files import write_private
 
@@ -76,21 +76,15 @@ def _shown(threads: ThreadCounts) -> str:
 def _arms(
     tmp: Path, label: str, n: int, setup: ContentionSetup, threads: ThreadCounts
 ) -> list[ServerArm]:
-    arms = []
-    for i in range(n):
-        name = f"{label.replace(' ', '-')}-{n}-{i}"
-        (tmp / name).mkdir(parents=True, exist_ok=True)
-        env = server_env(
-            tmp,
-            name,
-            setup.model_path,
-            CODESAGA_THREADS=str(threads.generation),
-            CODESAGA_BATCH_THREADS=str(threads.batch),
-        )
-        arms.append(
-            ServerArm(env, setup.interval_s, tmp / name / "server.log", read_s=setup.read_s)
-        )
-    return arms
+    return server_arms(
+        tmp,
+        label,
+        n,
+        setup.model_path,
+        (setup.interval_s, setup.read_s),
+        CODESAGA_THREADS=str(threads.generation),
+        CODESAGA_BATCH_THREADS=str(threads.batch),
+    )
 
 
 def _round_row(

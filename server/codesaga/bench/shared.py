@@ -95,39 +95,46 @@ def start_engine(
     raise BenchError(f"codesaga engine did not answer in {ENGINE_START_SECONDS:.0f} s")
 
 
-def server_env(tmp: Path, name: str, model_path: Path, **settings: str) -> dict[str, str]:
-    """The environment of a bench server called ``name``: this one's, with a cache directory
-    of its own under ``tmp``, no config file, the model at ``model_path`` and ``settings``
-    (``CODESAGA_*`` variables) over them."""
-    env = dict(os.environ)
-    env.update(
-        CODESAGA_CACHE_DIR=str(tmp / name / "cache"),
-        CODESAGA_CONFIG=str(tmp / "no-config.toml"),
-        CODESAGA_MODEL=str(model_path),
-    )
-    env.update(settings)
-    return env
+def server_arms(
+    tmp: Path,
+    label: str,
+    n: int,
+    model_path: Path,
+    pace: tuple[float, float],
+    **settings: str,
+) -> list[ServerArm]:
+    """``n`` bench servers named ``<label>-<n>-<i>``, each with this environment, a cache
+    directory and a log of its own under ``tmp``, no config file, the model at
+    ``model_path`` and ``settings`` (``CODESAGA_*`` variables) over them; ``pace`` is the
+    typist's (seconds between keys, seconds from opening a file to its first key)."""
+    arms = []
+    for i in range(n):
+        name = f"{label.replace(' ', '-')}-{n}-{i}"
+        (tmp / name).mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(
+            CODESAGA_CACHE_DIR=str(tmp / name / "cache"),
+            CODESAGA_CONFIG=str(tmp / "no-config.toml"),
+            CODESAGA_MODEL=str(model_path),
+        )
+        env.update(settings)
+        interval_s, read_s = pace
+        arms.append(ServerArm(env, interval_s, tmp / name / "server.log", read_s=read_s))
+    return arms
 
 
 def _arms(tmp: Path, label: str, n: int, setup: SharedSetup, url: str | None) -> list[ServerArm]:
-    arms = []
-    for i in range(n):
-        name = f"{label}-{n}-{i}"
-        (tmp / name).mkdir(parents=True, exist_ok=True)
-        remote = (
-            {}
-            if url is None
-            else {
-                "CODESAGA_BACKEND": "openai",
-                "CODESAGA_OPENAI__BASE_URL": url,
-                "CODESAGA_OPENAI__MODEL": setup.engine_model,
-            }
-        )
-        env = server_env(tmp, name, setup.model_path, **remote)
-        arms.append(
-            ServerArm(env, setup.interval_s, tmp / name / "server.log", read_s=setup.read_s)
-        )
-    return arms
+    remote = (
+        {}
+        if url is None
+        else {
+            "CODESAGA_BACKEND": "openai",
+            "CODESAGA_OPENAI__BASE_URL": url,
+            "CODESAGA_OPENAI__MODEL": setup.engine_model,
+        }
+    )
+    pace = (setup.interval_s, setup.read_s)
+    return server_arms(tmp, label, n, setup.model_path, pace, **remote)
 
 
 async def type_round(

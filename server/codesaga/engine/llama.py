@@ -151,7 +151,6 @@ class LlamaEngine:
         self.threads = threads
         """CPU threads llama.cpp uses for generation and for prompt batches, fitted to the
         machine before each decode (see :class:`~codesaga.engine.threads.ThreadFitter`)."""
-        self._threads_set = threads.current
         self.model_path = model_path
         self.model_id = f"{model_path.name}:{model_path.stat().st_size}"
         self.n_ctx = n_ctx
@@ -310,8 +309,9 @@ class LlamaEngine:
     def _fit_threads(self) -> None:
         import llama_cpp
 
+        before = self.threads.current  # what llama.cpp was given last
         counts = self.threads.fit()
-        if counts != self._threads_set:
+        if counts != before:
             llama_cpp.llama_set_n_threads(self.llm.ctx, counts.generation, counts.batch)
             log.debug(
                 "threads: %d/%d (others busy: %s cores)",
@@ -319,7 +319,6 @@ class LlamaEngine:
                 counts.batch,
                 self.threads.others_busy,
             )
-            self._threads_set = counts
 
     def candidates(self, request: GenerationRequest, n: int) -> list[Candidate]:
         """Up to ``n`` continuations of the prompt; see

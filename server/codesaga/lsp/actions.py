@@ -37,6 +37,7 @@ from codesaga.lsp.review import ReviewMemory, findings_to_diagnostics, problem_o
 from codesaga.lsp.server import CodeSagaServer
 from codesaga.lsp.spans import range_of, span_of
 from codesaga.lsp.usage import measure, uri_in
+from codesaga.usage import UsageRow
 
 __all__ = ["register", "to_lsp", "workspace_edit"]
 
@@ -133,6 +134,19 @@ def _edit_data(ls: CodeSagaServer, wire: WireAction) -> ActionData:
     return wire.decode_listed(ls.document(wire.uri, parsed=False))
 
 
+async def _measured_edit(
+    ls: CodeSagaServer, wire: WireAction
+) -> tuple[tuple[Document, Edit] | None, UsageRow]:
+    """:func:`produce_edit` for a listed edit action, measured as ``action.<kind>`` (source
+    ``none``, nothing shown, when the model suggested no change); the result and its usage
+    row."""
+    with measure(ls, f"action.{wire.action}", wire.uri) as row:
+        result = await produce_edit(ls, _edit_data(ls, wire))
+        if result is None:
+            row.source, row.shown = "none", False
+    return result, row
+
+
 def register(server: CodeSagaServer) -> None:
     """Attach the code action handlers and commands to ``server``."""
     reviews = ReviewMemory()
@@ -168,10 +182,7 @@ def register(server: CodeSagaServer) -> None:
         wire = WireAction.from_json(action.data)
         if wire.action in ("explain", "review"):
             return action  # command-based: nothing to resolve
-        with measure(ls, f"action.{wire.action}", wire.uri) as row:
-            result = await produce_edit(ls, _edit_data(ls, wire))
-            if result is None:
-                row.source, row.shown = "none", False
+        result, row = await _measured_edit(ls, wire)
         if result is not None:
             action.edit = workspace_edit(*result, versioned=_document_changes(ls))
         return action
@@ -183,10 +194,7 @@ def register(server: CodeSagaServer) -> None:
             return {"applied": False, "markdown": await explain(ls, *args)}
         if wire.action == "review":
             return {"applied": False, **await review(ls, *args)}
-        with measure(ls, f"action.{wire.action}", wire.uri) as row:
-            result = await produce_edit(ls, _edit_data(ls, wire))
-            if result is None:
-                row.source, row.shown = "none", False
+        result, row = await _measured_edit(ls, wire)
         if result is None:
             return {"applied": False}
         response = await ls.workspace_apply_edit_async(

@@ -114,9 +114,7 @@ def register(server: CodeSagaServer) -> None:
         """The user accepted a suggestion whole: count it, mark its usage row and prefetch
         the next suggestion (see :data:`ACCEPT_COMMAND` for the arguments)."""
         ls.stats.count("accepted")
-        length, request_id = (args[1:2] or [0])[0], (args[3:4] or [None])[0]
-        if isinstance(request_id, str) and isinstance(length, int) and length >= 0:
-            ls.usage.accept(request_id, length)
+        suggestion_events.record_accept(ls.usage, args)
         uri = args[2] if len(args) > 2 else None
         if isinstance(uri, str) and uri in ls.store and ls.model.completer is not None:
             # after the reply: the client goes on while the next suggestion is computed

@@ -18,6 +18,7 @@ get no answer: one that names no CodeSaga suggestion is logged at debug level an
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,24 @@ class Reported:
     text: str
 
 
+def request_id_of(arguments: object) -> str | None:
+    """The usage request id in an :data:`ACCEPT_COMMAND`'s ``arguments`` (the fourth), or
+    None when they hold none."""
+    request_id = (
+        arguments[3] if isinstance(arguments, list | tuple) and len(arguments) > 3 else None
+    )
+    return request_id if isinstance(request_id, str) and request_id else None
+
+
+def record_accept(usage: UsageRecorder, arguments: Sequence[object]) -> None:
+    """Record a whole acceptance from the :data:`ACCEPT_COMMAND`'s ``arguments`` (the
+    suggestion's length in characters is the second); nothing when they name no request."""
+    request_id = request_id_of(arguments)
+    length = arguments[1] if len(arguments) > 1 else None
+    if request_id is not None and isinstance(length, int) and length >= 0:
+        usage.accept(request_id, length)
+
+
 def reported_item(params: Any) -> Reported | None:
     """The CodeSaga suggestion ``params["item"]`` names, or None for anything else (another
     server's item, a malformed one). ``params`` is plain JSON data."""
@@ -55,9 +74,8 @@ def reported_item(params: Any) -> Reported | None:
         text = text.get("value")
     if not isinstance(command, dict) or command.get("command") != ACCEPT_COMMAND:
         return None
-    arguments = command.get("arguments")
-    request_id = arguments[3] if isinstance(arguments, list) and len(arguments) > 3 else None
-    if not isinstance(request_id, str) or not request_id or not isinstance(text, str):
+    request_id = request_id_of(command.get("arguments"))
+    if request_id is None or not isinstance(text, str):
         return None
     return Reported(request_id, text)
 

@@ -114,8 +114,9 @@ class UsageStore:
             )
 
     def mark(self, column: str, ids: Iterable[str]) -> None:
-        """Set ``displayed`` or ``dismissed`` (``column``) on the requests ``ids``; a request
-        already accepted is never marked dismissed. Unknown ids are ignored. Commits.
+        """Set ``displayed`` or ``dismissed`` (``column``) on the requests ``ids`` (a dismissed
+        suggestion was displayed too); a request already accepted is never marked dismissed.
+        Unknown ids are ignored. Commits.
         Raises ValueError for another column."""
         if column not in _ADDED_COLUMNS:
             raise ValueError(f"not a mark: {column}")
