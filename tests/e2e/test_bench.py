@@ -198,6 +198,7 @@ def test_bench_contended(tmp_path: Path) -> None:
         assert row["pauses"] >= row["windows"] and row["errors"] == 0
         assert row["pauses_answered"] == row["pauses"]
         assert _number(row["pause_p50_ms"]) and _number(row["pause_p95_ms"])
+        assert row["accepted_chars"] >= row["accepted"] >= 0 and row["shortened"] >= 0
     busy = [r for r in rounds if r["windows"] > 1]
     assert all(_number(r["p50_ratio"]) for r in busy)
     assert report["target"]["value"] == busy[0]["p50_ratio"]

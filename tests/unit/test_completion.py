@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from lsprotocol.types import Position
 
 from codesaga.cache import CompletionCache
 from codesaga.completion import Completer, Suggestion
+from codesaga.completion.flight import finished_words
 from codesaga.completion.prefetch import prefetch_after_accept
 from codesaga.documents import Document, DocumentStore
 from codesaga.engine import Generation, GenerationRequest
@@ -205,6 +207,56 @@ async def test_unfinished_block_shows_its_finished_lines_and_goes_on() -> None:
     nxt = store.open(doc.uri, "python", 2, "def f(x):\n    y = 1\n    ")
     second = await complete(c, nxt, Position(line=2, character=4))
     assert second.text == "z = 2" and len(engine.prompts) == 1
+
+
+@dataclass
+class SharedCpuFake(FakeEngine):
+    """A scripted engine that says whether other processes take part of the CPU."""
+
+    contended: bool = True
+
+    def cpu_contended(self) -> bool:
+        return self.contended
+
+
+LINE = "width * height + depth"
+
+
+@pytest.mark.parametrize("contended", [True, False])
+async def test_on_a_busy_cpu_a_slow_line_shows_its_finished_words_and_goes_on(
+    contended: bool,
+) -> None:
+    engine = SharedCpuFake(answer=f" {LINE}\n", delay=0.03, contended=contended)  # ~0.7 s
+    c = completer(engine)
+    store = DocumentStore()
+    doc = store.open("file:///a.py", "python", 1, TEXT)
+    first = await complete(c, doc, END)
+    if not contended:
+        assert first.text == LINE  # a quiet machine: the whole line, however long it takes
+        return
+    assert first.text and LINE.startswith(first.text) and first.text != LINE
+    assert not (first.text[-1].isalnum() and LINE[len(first.text)].isalnum())  # whole words
+    # accepted, again and again: the requests that follow get the rest from the same generation
+    shown = first.text
+    for version in range(2, 8):
+        if shown == LINE:
+            break
+        typed = TEXT.replace("return ", f"return {shown}")
+        nxt = store.open(doc.uri, "python", version, typed)
+        more = await complete(c, nxt, Position(line=1, character=11 + len(shown)))
+        assert more.text and LINE.startswith(shown + more.text)
+        shown += more.text
+    assert shown == LINE and len(engine.prompts) == 1
+    # a request the user invoked waits for the whole line, however busy the CPU
+    invoked = await complete(c, doc, END, fresh=True)
+    assert invoked.text == LINE
+
+
+def test_finished_words_drop_the_word_the_next_token_may_continue() -> None:
+    assert finished_words("width * hei") == "width * "
+    assert finished_words("self.items.app") == "self.items."
+    assert finished_words("foo(bar)\nbaz") == "foo(bar)"
+    assert finished_words("widt") == "" and finished_words("  (") == ""
 
 
 async def test_newer_request_supersedes_older() -> None:

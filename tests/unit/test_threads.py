@@ -70,6 +70,7 @@ def test_counts_follow_what_others_leave_free(others: float, expected: ThreadCou
     clock.advance(1.0, others, own=1.9)  # this process's own decoding is not "others"
     assert fitter.fit() == expected
     assert fitter.others_busy == pytest.approx(others)
+    assert fitter.contended == (expected.generation < 2)
 
 
 @pytest.mark.parametrize(
@@ -121,12 +122,14 @@ def test_set_counts_stay_and_a_set_one_does_not_stop_the_other_adapting() -> Non
     clock.advance(1.0, others=4.0)
     assert fixed.fit() == ThreadCounts(3, 2)
     assert half.fit() == ThreadCounts(1, 3)
+    assert fixed.contended and half.contended  # set counts or not, the machine is measured
     assert "up to" not in fixed.describe() and "up to 4 for generation" in half.describe()
 
 
 def test_without_readings_the_machine_counts_as_quiet() -> None:
     fitter = ThreadFitter(cores=2, clock=lambda: None)
     assert fitter.fit() == ThreadCounts(2, 2) and fitter.others_busy is None
+    assert not fitter.contended
 
 
 @given(

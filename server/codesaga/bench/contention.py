@@ -13,7 +13,11 @@ core; one thread), two rounds run one after the other:
   would pause, and ask the model, at the same moments: no user's windows do).
 
 Reported per round: pause latency p50/p95 in milliseconds over every typing server's pauses,
-and for the busy round the ratio of its p50 to the quiet round's. The target: the default's
+for the busy round the ratio of its p50 to the quiet round's, and the suggestions accepted
+(and their characters) and the answers shown before their suggestion was whole because other
+processes kept a core busy (see
+:data:`~codesaga.completion.generations.CONTENDED_BUDGET_SECONDS`). The typist waits for every
+pause's suggestion, however late, so lateness costs nothing here. The target: the default's
 ratio at most :data:`TARGET_RATIO`.
 """
 
@@ -102,6 +106,9 @@ def _round_row(
         "errors": sum(1 for run in runs for r in run.requests if r.outcome == "error"),
         "pause_p50_ms": latencies["p50_ms"],
         "pause_p95_ms": latencies["p95_ms"],
+        "accepted": sum(run.accepted for run in runs),
+        "accepted_chars": sum(run.accepted_chars for run in runs),
+        "shortened": sum(run.stats.get("counts", {}).get("shortened", 0) for run in runs),
     }
 
 
@@ -155,6 +162,8 @@ def _table(report: dict[str, Any]) -> Table:
     for column in ("threads (gen/batch)", "round", "pauses answered", "p50 ms", "p95 ms"):
         table.add_column(column, justify="left" if column == "round" else "right")
     table.add_column("p50 vs quiet", justify="right")
+    table.add_column("accepted (chars)", justify="right")
+    table.add_column("shortened", justify="right")
     for row in report["rounds"]:
         table.add_row(
             f"{row['setting']}: {_shown(ThreadCounts(row['threads'], row['batch_threads']))}",
@@ -163,5 +172,7 @@ def _table(report: dict[str, Any]) -> Table:
             str(row["pause_p50_ms"]),
             str(row["pause_p95_ms"]),
             "" if row["windows"] == 1 else f"{row['p50_ratio']}x",
+            f"{row['accepted']} ({row['accepted_chars']})",
+            str(row["shortened"]),
         )
     return table

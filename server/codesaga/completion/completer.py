@@ -117,7 +117,9 @@ class Completer:
         if ranker is not None:
             text = await self._ranked(ranker, session, doc, ctx, prompt)
         else:
-            text, source = await self._generated(session, before, ctx, prompt, fresh=fresh)
+            text, source = await self._generated(
+                session, before, ctx, prompt, fresh=fresh, since=started
+            )
         if self.cache is not None:
             self.cache.put(key, text)
         # an invoked request's own generation looks ahead; nothing more starts
@@ -131,12 +133,17 @@ class Completer:
         prompt: str,
         *,
         fresh: bool,
+        since: float,
     ) -> tuple[str, Source]:
-        """The answer of the generation in flight (unless ``fresh``) or of a new one."""
-        joined = None if fresh else await self.generations.join(session, before, ctx)
+        """The answer of the generation in flight (unless ``fresh``) or of a new one, for a
+        request that arrived at ``since`` (``perf_counter`` seconds)."""
+        if fresh:
+            joined = None
+        else:
+            joined = await self.generations.join(session, before, ctx, since=since)
         if joined is None:
             self.generations.start(session, before, ctx, prompt)
-            joined = await self.generations.join(session, before, ctx)
+            joined = await self.generations.join(session, before, ctx, invoked=fresh, since=since)
             if joined is None:  # superseded before it produced anything
                 raise Superseded()
         return joined

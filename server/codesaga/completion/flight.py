@@ -11,6 +11,7 @@ generation stays one line ahead.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,3 +112,10 @@ class Flight:
 def finished_lines(text: str) -> str:
     """``text`` up to and including its last newline ("" without one)."""
     return text[: text.rfind("\n") + 1]
+
+
+def finished_words(text: str) -> str:
+    """``text``'s first line without the run of word characters it ends with (the next
+    token may continue that word); "" when no word is left whole."""
+    kept = re.sub(r"\w+$", "", text.split("\n", 1)[0])
+    return kept if re.search(r"\w", kept) else ""

@@ -111,6 +111,17 @@ class Candidate:
 
 
 @runtime_checkable
+class CpuSharingEngine(Protocol):
+    """An optional engine capability: an engine that runs on this machine's CPU says whether
+    other processes are taking part of it now (the completer then answers sooner with
+    shorter suggestions, see :mod:`codesaga.completion.generations`)."""
+
+    def cpu_contended(self) -> bool:
+        """Whether other processes kept at least a core busy at the latest decode."""
+        ...
+
+
+@runtime_checkable
 class RankingEngine(Protocol):
     """An optional engine capability: several continuations of one prompt, and the
     likelihood of given texts after it. The completer ranks candidates with it for

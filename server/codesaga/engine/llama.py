@@ -306,6 +306,12 @@ class LlamaEngine:
         self.kv_states.switch(request.kv_key, tokens)
         return tokens
 
+    def cpu_contended(self) -> bool:
+        """Whether other processes kept a core or more busy at the latest decode (see
+        :attr:`~codesaga.engine.threads.ThreadFitter.contended`); False with a GPU, where
+        the CPU does not do the decoding."""
+        return self.offloaded_layers() == 0 and self.threads.contended
+
     def _fit_threads(self) -> None:
         import llama_cpp
 

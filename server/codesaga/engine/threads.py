@@ -77,7 +77,8 @@ class ThreadFitter:
     previous fit and the threads of other processes running now: the average alone
     would count a program that was busy a moment ago and is done (two processes taking
     turns), the moment alone a program that happens to run at the instant of reading.
-    Without ``/proc/stat`` the machine is taken as quiet.
+    Without ``/proc/stat`` the machine is taken as quiet. The machine is measured for set
+    counts too (:attr:`contended`).
     ``clock`` is :func:`codesaga.engine.cpu_load.sample` (a test may give its own).
     """
 
@@ -98,13 +99,19 @@ class ThreadFitter:
         """The counts of the latest fit."""
         self.others_busy: float | None = None
         """Cores' worth of CPU other processes used over the latest fit's stretch."""
+        self.free_cores: int | None = None
+        """Cores other processes left free at the latest fit (None: not measured yet)."""
         self._clock = clock
         self._since = clock()
 
+    @property
+    def contended(self) -> bool:
+        """Whether, at the latest fit, other processes kept a core or more busy: this
+        process then has less of the machine than it would on a quiet one."""
+        return self.free_cores is not None and self.free_cores < self.cores
+
     def fit(self) -> ThreadCounts:
         """The counts for the decode about to run (see the class's text)."""
-        if not any(self.adaptive):
-            return self.current
         now = self._clock()
         if now is not None and self._since is not None and now.at - self._since.at < FIT_INTERVAL:
             return self.current
@@ -115,7 +122,7 @@ class ThreadFitter:
         if now is not None and now.others_running is not None:
             busy = min(busy, self._still_running(now.others_running, busy))
         self.others_busy = busy
-        free = max(1, math.floor(self.cores - busy + FREE_MARGIN))
+        free = self.free_cores = max(1, math.floor(self.cores - busy + FREE_MARGIN))
         generation, batch = self.limit.generation, self.limit.batch
         self.current = ThreadCounts(
             min(generation, free) if self.adaptive[0] else generation,
