@@ -126,6 +126,13 @@ def test_set_counts_stay_and_a_set_one_does_not_stop_the_other_adapting() -> Non
     assert "up to" not in fixed.describe() and "up to 4 for generation" in half.describe()
 
 
+def test_on_one_core_another_busy_process_counts_as_contention() -> None:
+    clock = Clock()
+    fitter = ThreadFitter(cores=1, clock=clock)
+    clock.advance(1.0, others=0.8)
+    assert fitter.fit() == ThreadCounts(1, 1) and fitter.contended
+
+
 def test_without_readings_the_machine_counts_as_quiet() -> None:
     fitter = ThreadFitter(cores=2, clock=lambda: None)
     assert fitter.fit() == ThreadCounts(2, 2) and fitter.others_busy is None

@@ -99,16 +99,15 @@ class ThreadFitter:
         """The counts of the latest fit."""
         self.others_busy: float | None = None
         """Cores' worth of CPU other processes used over the latest fit's stretch."""
-        self.free_cores: int | None = None
-        """Cores other processes left free at the latest fit (None: not measured yet)."""
         self._clock = clock
         self._since = clock()
 
     @property
     def contended(self) -> bool:
-        """Whether, at the latest fit, other processes kept a core or more busy: this
-        process then has less of the machine than it would on a quiet one."""
-        return self.free_cores is not None and self.free_cores < self.cores
+        """Whether, at the latest fit, other processes kept more than :data:`FREE_MARGIN` of
+        a core busy (a core fewer counts as free): this process then has less of the machine
+        than on a quiet one, whatever its counts."""
+        return self.others_busy is not None and self.others_busy > FREE_MARGIN
 
     def fit(self) -> ThreadCounts:
         """The counts for the decode about to run (see the class's text)."""
@@ -122,7 +121,7 @@ class ThreadFitter:
         if now is not None and now.others_running is not None:
             busy = min(busy, self._still_running(now.others_running, busy))
         self.others_busy = busy
-        free = self.free_cores = max(1, math.floor(self.cores - busy + FREE_MARGIN))
+        free = max(1, math.floor(self.cores - busy + FREE_MARGIN))
         generation, batch = self.limit.generation, self.limit.batch
         self.current = ThreadCounts(
             min(generation, free) if self.adaptive[0] else generation,
