@@ -210,12 +210,16 @@ class Generations:
         def whole(ahead: str) -> bool:
             return suggestion_stops(ahead, ctx.cursor, ctx.mode) or capped()
 
+        def shared_cpu_budget_out() -> bool:
+            waited = time.perf_counter() - arrived
+            return not invoked and waited > CONTENDED_BUDGET_SECONDS and self.cpu_contended()
+
         def so_far(ahead: str) -> str:
             """What the request may be answered with before its suggestion is whole, once
             its time budget has run out ("" before then, or when nothing is finished)."""
-            waited = time.perf_counter() - arrived
-            if not invoked and self.cpu_contended() and waited > CONTENDED_BUDGET_SECONDS:
+            if shared_cpu_budget_out():
                 return finished_lines(ahead) or finished_words(ahead)
+            waited = time.perf_counter() - arrived
             if ctx.mode is Mode.MULTI_LINE and waited > MULTI_LINE_BUDGET_SECONDS:
                 return finished_lines(ahead)
             return ""
@@ -260,9 +264,9 @@ class Generations:
         if typed:
             self.stats.count("joined")
         if not (flight.result.done() or whole(ahead)):
-            ahead = so_far(ahead)  # the time budget ran out: what is finished so far
-            if not invoked and self.cpu_contended():
+            if shared_cpu_budget_out():
                 self.stats.count("shortened")  # shown short because the CPU is shared
+            ahead = so_far(ahead)  # the time budget ran out: what is finished so far
         text = postprocess(ahead, ctx.cursor, ctx.mode)
         flight.speculative = True
         return text, "model" if waited or not typed else "type-through"

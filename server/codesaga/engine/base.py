@@ -117,7 +117,8 @@ class CpuSharingEngine(Protocol):
     shorter suggestions, see :mod:`codesaga.completion.generations`)."""
 
     def cpu_contended(self) -> bool:
-        """Whether other processes kept at least a core busy at the latest decode."""
+        """Whether other processes kept part of a core busy at the latest decode (more than
+        the engine leaves them, an editor's or a terminal's share)."""
         ...
 
 

@@ -162,6 +162,7 @@ class LlamaEngine:
         """Tokens no answer may hold: a generation ends before the first of them."""
         self.metadata: dict[str, Any] = dict(self.llm.metadata)
         self.architecture = str(self.metadata.get("general.architecture", ""))
+        self._decodes_on_cpu = self.offloaded_layers() == 0
         self.template: FimTemplate = detect_family(
             self._is_single_token, self.architecture, fim_family
         )
@@ -307,10 +308,11 @@ class LlamaEngine:
         return tokens
 
     def cpu_contended(self) -> bool:
-        """Whether other processes kept a core or more busy at the latest decode (see
-        :attr:`~codesaga.engine.threads.ThreadFitter.contended`); False with a GPU, where
-        the CPU does not do the decoding."""
-        return self.offloaded_layers() == 0 and self.threads.contended
+        """Whether other processes kept more than a margin of a core busy at the latest
+        decode (see :attr:`~codesaga.engine.threads.ThreadFitter.contended`); False with
+        layers on a GPU, where the CPU does not do the decoding. Called for every token a
+        waiting request sees: it reads two attributes."""
+        return self._decodes_on_cpu and self.threads.contended
 
     def _fit_threads(self) -> None:
         import llama_cpp
